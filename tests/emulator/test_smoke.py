@@ -6,7 +6,7 @@ import pytest
 
 from pixverse_async.emulator import Emulator
 
-from .conftest import Raw
+from ..conftest import Raw
 
 pytestmark = pytest.mark.anyio
 
