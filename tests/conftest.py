@@ -75,8 +75,12 @@ class Raw:
         self, seconds: float = 5.0, width: int = 1280, height: int = 720, *, name: str = "clip.mp4"
     ) -> int:
         form = aiohttp.FormData()
-        form.add_field("file", make_mp4(seconds, width, height, size=20_000), filename=name,
-                       content_type="video/mp4")
+        form.add_field(
+            "file",
+            make_mp4(seconds, width, height, size=20_000),
+            filename=name,
+            content_type="video/mp4",
+        )
         resp = await self.ok("/media/upload", data=form)
         assert resp["media_type"] == "video"
         return int(resp["media_id"])
@@ -101,7 +105,9 @@ class Raw:
         assert status == 200 and doc["ErrCode"] == 0, doc
         return dict(doc["Resp"])
 
-    async def wait(self, video_id: int, *, image: bool = False, timeout: float = 5.0) -> dict[str, Any]:
+    async def wait(
+        self, video_id: int, *, image: bool = False, timeout: float = 5.0
+    ) -> dict[str, Any]:
         """Poll until a terminal status (1, 6, 7, 8)."""
         deadline = time.monotonic() + timeout
         while True:
@@ -116,7 +122,7 @@ class Raw:
             return dict(await r.json())
 
     async def balance(self) -> tuple[int, int]:
-        status, doc = await self.get("/account/balance")
+        _, doc = await self.get("/account/balance")
         return doc["Resp"]["credit_monthly"], doc["Resp"]["credit_package"]
 
 

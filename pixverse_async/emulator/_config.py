@@ -11,7 +11,7 @@ import enum
 import math
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from typing import Any, Literal
 
 from pydantic import TypeAdapter
@@ -75,7 +75,8 @@ def parse_distribution(text: str) -> Distribution:
     """Parse ``"0.5"``, ``"0.2-0.8"`` (uniform) or ``"lognormal:0.5,0.4"`` (median, sigma).
 
     Raises:
-        ValueError: the text is none of these forms, or a value is negative.
+        ValueError: the text is none of these forms, or a value is negative or not finite
+            (or a log-normal median is not positive).
     """
     spec = text.strip()
     try:
@@ -95,8 +96,12 @@ def parse_distribution(text: str) -> Distribution:
             f"invalid duration {text!r}: use seconds ('0.5'), a uniform range ('0.2-0.8') "
             "or 'lognormal:MEDIAN,SIGMA'"
         ) from None
+    if not all(math.isfinite(v) for v in astuple(dist) if isinstance(v, float)):
+        raise ValueError(f"invalid duration {text!r}: values must be finite numbers")
     if low < 0:
         raise ValueError(f"invalid duration {text!r}: seconds must not be negative")
+    if isinstance(dist, LogNormal) and dist.median <= 0:
+        raise ValueError(f"invalid duration {text!r}: the log-normal median must be positive")
     return dist
 
 
