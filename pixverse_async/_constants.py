@@ -6,3 +6,33 @@ BASE_URL_INTL = "https://app-api.pixverse.ai/openapi/v2"
 BASE_URL_CN = "https://app-api.pixverseai.cn/openapi/v2"
 ENV_API_KEY = "PIXVERSE_API_KEY"
 ENV_BASE_URL = "PIXVERSE_BASE_URL"
+
+# Timeouts, seconds (reference 1.x; see Timeouts)
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 60.0
+UPLOAD_READ_TIMEOUT = 300.0
+
+# Connection pool (one aiohttp session per client)
+POOL_LIMIT = 100
+POOL_LIMIT_PER_HOST = 0  # 0: no per-host cap beyond POOL_LIMIT
+KEEPALIVE_TIMEOUT = 30.0
+DNS_CACHE_TTL = 300
+
+# Retries of transient failures (see RetryPolicy)
+MAX_RETRIES = 4
+BACKOFF_INITIAL = 0.5
+BACKOFF_MAX = 8.0
+RETRY_MAX_ELAPSED = 120.0
+RETRY_AFTER_MAX = 60.0
+
+LOGGER_NAME = "pixverse_async"
+USER_AGENT_PREFIX = "pixverse-async"
+
+# Polling (see PollPolicy). The docs suggest polling every 3-5 s.
+POLL_INTERVAL = 4.0
+POLL_JITTER = 0.1
+POLL_MAX_CONCURRENCY = 16
+POLL_MAX_RPS = 20.0
+POLL_FIRST_QUANTILE = 0.1
+POLL_LEARN_SAMPLES = 64
+POLL_MIN_SAMPLES = 3

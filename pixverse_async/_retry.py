@@ -1,0 +1,95 @@
+"""Retries: the only module that knows ``backoff``, and the only place that decides what is
+retryable.
+
+Retried (with exponential backoff and full jitter, bounded by attempts and elapsed time):
+connection errors and timeouts, HTTP 429 (after ``Retry-After`` when given), HTTP 5xx and
+non-JSON answers, ErrCodes 500069 / 500100 / 99999 / 500041.
+
+Never retried: validation and authentication errors, every other ErrCode, and 500044
+(:class:`ConcurrencyLimitError`), which goes back to the generation-slot limiter instead.
+
+Every attempt of one :class:`Request` carries the same ``Ai-trace-id``. For a billable POST
+whose answer was lost, that is what makes the retry safe: the server recognises the trace id
+and returns the job it already created instead of creating (and charging) a second one.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Awaitable, Callable, Generator
+from typing import Any
+
+import backoff
+
+from ._config import RetryPolicy
+from ._exceptions import (
+    APIConnectionError,
+    PixVerseError,
+    RateLimitError,
+    ServerBusyError,
+    ServerError,
+)
+from ._transport import Request, Response
+
+logger = logging.getLogger("pixverse_async")
+
+RETRYABLE: tuple[type[PixVerseError], ...] = (
+    APIConnectionError,
+    RateLimitError,
+    ServerBusyError,
+    ServerError,
+)
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether ``exc`` is a transient failure worth another attempt with the same trace id."""
+    return isinstance(exc, RETRYABLE)
+
+
+def _waits(policy: RetryPolicy) -> Generator[float, BaseException | None, None]:
+    """Backoff delays: ``Retry-After`` when the server gave one, else full-jitter exponential."""
+    exc = yield 0.0  # primed by backoff with None
+    attempt = 0
+    while True:
+        retry_after = exc.retry_after if isinstance(exc, RateLimitError) else None
+        if retry_after is not None:
+            delay = min(retry_after, policy.max_retry_after)
+        else:
+            ceiling = min(policy.max_backoff, policy.initial_backoff * (2**attempt))
+            delay = random.uniform(0, ceiling)
+        attempt += 1
+        exc = yield delay
+
+
+def with_retries(
+    send: Callable[[Request], Awaitable[Response]], policy: RetryPolicy
+) -> Callable[[Request], Awaitable[Response]]:
+    """Wrap ``send`` so transient failures are retried per ``policy``."""
+
+    def log_backoff(details: Any) -> None:
+        request: Request = details["args"][0]
+        exc = details.get("exception")
+        logger.debug(
+            "retrying %s %s (trace id %s) after attempt %d: %s; waiting %.2fs",
+            request.method,
+            request.path,
+            request.trace_id,
+            details["tries"],
+            type(exc).__name__,
+            details["wait"],
+        )
+
+    decorated: Callable[[Request], Awaitable[Response]] = backoff.on_exception(
+        _waits,
+        RETRYABLE,
+        max_tries=policy.max_retries + 1,
+        max_time=policy.max_elapsed,
+        giveup=lambda exc: not is_retryable(exc),
+        jitter=None,
+        on_backoff=log_backoff,
+        raise_on_giveup=True,
+        logger=None,
+        policy=policy,
+    )(send)
+    return decorated
