@@ -1,8 +1,9 @@
 """The emulator's HTTP surface: the PixVerse API under ``/openapi/v2`` and ``/_emulator`` controls.
 
-Every API request runs the reference's check order (section 1.8): injected faults, rate cap
-(429), ``API-KEY`` (400012), ``Ai-trace-id`` (400011), trace-id replay (POST), body parsing
-(400013), field rules, concurrency (500044), credits (500090), then the job is created.
+Every API request runs the reference's check order (section 1.8), after the injected latency:
+rate cap (429), injected request faults, ``API-KEY`` (400012), ``Ai-trace-id`` (400011),
+trace-id replay (POST), body parsing and field types (400013), field rules, concurrency
+(500044), credits (500090), then the job is created.
 """
 
 from __future__ import annotations
@@ -530,7 +531,7 @@ class Api:
             status = (await request.json())["status"]
         except (ValueError, KeyError, TypeError):
             return web.json_response({"error": 'send {"status": 1|6|7|8}'}, status=400)
-        if status not in TERMINAL:
+        if type(status) is not int or status not in TERMINAL:
             return web.json_response({"error": "status must be 1, 6, 7 or 8"}, status=400)
         if job.status == RUNNING or status == 6:
             state.finish(job, status)

@@ -100,6 +100,98 @@ class Body:
         return [Body(v) for v in value]
 
 
+# JSON type of every body field the API defines (a field has one type on every endpoint).
+# Checked before any field rule, so a wrong type is 400013 whatever else is wrong (1.8).
+_INT, _STR, _BOOL = "an integer", "a string", "a boolean"
+_INT_LIST, _STR_LIST, _OBJ_LIST = "a list of integers", "a list of strings", "a list of objects"
+FIELD_TYPES: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "duration",
+            "seed",
+            "template_id",
+            "webhook_id",
+            "img_id",
+            "first_frame_img",
+            "last_frame_img",
+            "source_video_id",
+            "video_media_id",
+            "audio_media_id",
+            "restyle_id",
+            "keyframe_id",
+        ),
+        _INT,
+    ),
+    **dict.fromkeys(
+        (
+            "prompt",
+            "model",
+            "quality",
+            "aspect_ratio",
+            "negative_prompt",
+            "motion_mode",
+            "style",
+            "camera_movement",
+            "thinking_type",
+            "sound_effect_content",
+            "lip_sync_tts_content",
+            "lip_sync_tts_speaker_id",
+            "restyle_prompt",
+            "mask_id",
+            "type",
+            "ref_name",
+        ),
+        _STR,
+    ),
+    **dict.fromkeys(
+        (
+            "water_mark",
+            "sound_effect_switch",
+            "lip_sync_tts_switch",
+            "lip_sync_switch",
+            "generate_audio_switch",
+            "generate_multi_clip_switch",
+            "original_sound_switch",
+        ),
+        _BOOL,
+    ),
+    "img_ids": _INT_LIST,
+    "mask_ids": _STR_LIST,
+    "mask_urls": _STR_LIST,
+    "multi_transition": _OBJ_LIST,
+    "image_references": _OBJ_LIST,
+}
+
+
+def _type_ok(value: Any, expected: str) -> bool:
+    if expected == _INT:
+        return type(value) is int
+    if expected == _STR:
+        return isinstance(value, str)
+    if expected == _BOOL:
+        return isinstance(value, bool)
+    if not isinstance(value, list):
+        return False
+    if expected == _INT_LIST:
+        return all(type(v) is int for v in value)
+    if expected == _STR_LIST:
+        return all(isinstance(v, str) for v in value)
+    return all(isinstance(v, dict) for v in value)
+
+
+def check_types(data: dict[str, Any], where: str = "") -> None:
+    """Raise 400013 for the first known field of the wrong JSON type (nested lists included)."""
+    for name, value in data.items():
+        expected = FIELD_TYPES.get(name)
+        if expected is None or value is None:
+            continue
+        if not _type_ok(value, expected):
+            raise bad_type(f"{where}{name}", expected)
+        if expected == _OBJ_LIST:
+            for i, item in enumerate(value):
+                check_types(item, f"{where}{name}[{i}].")
+
+
 @dataclass(frozen=True)
 class Source:
     key: tuple[str, int]
@@ -113,6 +205,7 @@ class Ctx:
     """One request's validation context: the state, the account, the body."""
 
     def __init__(self, state: EmulatorState, account: Account, data: dict[str, Any]) -> None:
+        check_types(data)  # step 5 of the check order: every type error before any field rule
         self.state = state
         self.account = account
         self.body = Body(data)

@@ -587,3 +587,17 @@ def test_parse_distribution_accepts_the_three_forms() -> None:
 def test_parse_distribution_rejects_bad_text(text: str) -> None:
     with pytest.raises(ValueError, match="invalid duration"):
         parse_distribution(text)
+
+
+async def test_type_errors_come_before_field_rules(raw: Raw) -> None:
+    """Reference 1.8: body types (400013) are checked before field rules (400017)."""
+    status, doc = await raw.post("/video/text/generate", {"prompt": 5, "model": "v5"})
+    assert (status, doc["ErrCode"]) == (200, 400013)
+    assert "prompt" in doc["ErrMsg"]
+    status, doc = await raw.post(
+        "/video/multi_transition/generate",
+        {"model": "v5", "multi_transition": [{"img_id": 1, "duration": "5"}]},
+    )
+    assert doc["ErrCode"] == 400013
+    assert "multi_transition[0].duration" in doc["ErrMsg"]
+    assert (await raw.stats())["jobs_created"] == 0
