@@ -16,8 +16,11 @@ from pixverse_async._exceptions import (
     AuthenticationError,
     ClientClosedError,
     ConcurrencyLimitError,
+    InsufficientCreditsError,
+    InvalidInputError,
     InvalidRequestError,
     ModerationError,
+    NotFoundError,
     PermissionDeniedError,
     RateLimitError,
     ServerBusyError,
@@ -310,3 +313,35 @@ async def test_retry_logs_never_contain_the_key(
     assert any("retrying" in r.getMessage() for r in caplog.records)
     assert all(KEY not in r.getMessage() for r in caplog.records)
     assert KEY not in repr(transport)
+
+
+REFERENCE_CATEGORIES = {
+    **dict.fromkeys((400011, 400013, 400017, 400018, 400019, 400032), InvalidRequestError),
+    **dict.fromkeys((500030, 500031, 500032, 500033, 500042, 500064), InvalidRequestError),
+    400012: AuthenticationError,
+    500008: NotFoundError,
+    **dict.fromkeys((500020, 500060, 500070, 500071), PermissionDeniedError),
+    500044: ConcurrencyLimitError,
+    500090: InsufficientCreditsError,
+    **dict.fromkeys((500052, 500054, 500063), ModerationError),
+    500069: ServerBusyError,
+    **dict.fromkeys((500041, 500100, 99999), ServerError),
+    **dict.fromkeys((701002, 701003), InvalidInputError),
+    **dict.fromkeys(range(10001, 10006), AuthenticationError),
+}
+
+
+@pytest.mark.parametrize(("code", "expected"), sorted(REFERENCE_CATEGORIES.items()))
+def test_every_reference_errcode_maps_to_its_category(code: int, expected: type[APIError]) -> None:
+    body = f'{{"ErrCode": {code}, "ErrMsg": "m", "Resp": null}}'.encode()
+    with pytest.raises(APIError) as info:
+        parse_envelope(200, body, "t", None)
+    assert type(info.value) is expected
+    assert info.value.code == code
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_http_401_403_are_authentication_errors(status: int) -> None:
+    body = b'{"ErrCode": 1, "ErrMsg": "no", "Resp": null}'
+    with pytest.raises(AuthenticationError):
+        parse_envelope(status, body, "t", None)
