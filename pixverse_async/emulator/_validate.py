@@ -258,7 +258,10 @@ class Ctx:
             )
             self.video_names.append(upload.name)
         if max_seconds is not None and source.seconds > max_seconds + 1e-9:
-            raise invalid(f"source video is {source.seconds:.1f} s; at most {max_seconds:g} s")
+            field = "source_video_id" if video_id is not None else "video_media_id"
+            raise invalid(
+                f"{field}: source video is {source.seconds:.1f} s; at most {max_seconds:g} s"
+            )
         return source
 
     def prompt(
@@ -335,6 +338,11 @@ class Ctx:
     def input_checks(self, *, mimic: bool = False) -> None:
         """Moderation and subject checks, after every field rule passed."""
         prompts = [v for k, v in self.body.data.items() if "prompt" in k and isinstance(v, str)]
+        # multi-transition item prompts are prompts too (reference 2.2)
+        items = self.body.data.get("multi_transition")
+        if isinstance(items, list):
+            nested = [i.get("prompt") for i in items if isinstance(i, dict)]
+            prompts += [p for p in nested if isinstance(p, str)]
         if any(PROMPT_REJECT in p for p in prompts):
             raise ApiError(500063, "the prompt did not pass moderation")
         for image in self.images:
@@ -834,7 +842,7 @@ def validate_modify(ctx: Ctx) -> JobSpec:
                 f"the prompt references @img{n} but only {len(img_ids)} img_ids were given"
             )
     for url in mask_urls or []:
-        if not url.startswith(("http://", "https://")):
+        if not url.lower().startswith(("http://", "https://")):  # schemes are case-insensitive
             raise invalid(f"mask_urls: {url!r} is not an http(s) URL")
     if mask_ids:
         _masks(ctx, mask_ids, source, keyframe, "mask_ids")
