@@ -439,6 +439,7 @@ def _generation(ctx: Ctx, kind: str, *, image: bool) -> JobSpec:
                 f"template {template_id} takes {template.image_count} image(s); got {len(ids)}"
             )
         b.int_("duration", required=True)
+        b.enum("motion_mode", rules.MOTION_MODES)  # the value is checked; the template decides
         seconds: float = template.seconds
         fast = False
         credits = pricing.template_video_price(quality)
