@@ -1,9 +1,77 @@
 """pixverse_async: an asyncio SDK for the PixVerse Platform API, with a local emulator.
 
-The emulator lives in :mod:`pixverse_async.emulator`.
+    async with AsyncPixVerse() as client:                 # key from PIXVERSE_API_KEY
+        job = await client.video.modify(video_media_id=..., prompt="...", quality="540p")
+        result = await job.wait(timeout=600)
+
+The emulator lives in :mod:`pixverse_async.emulator`; request and response models in
+:mod:`pixverse_async.types`.
 """
 
+from ._client import AsyncPixVerse
+from ._config import Limits, PollPolicy, RetryPolicy, Timeouts
 from ._constants import BASE_URL_CN, BASE_URL_INTL
+from ._exceptions import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    ClientClosedError,
+    ConcurrencyLimitError,
+    ConfigurationError,
+    InsufficientCreditsError,
+    InvalidInputError,
+    InvalidRequestError,
+    JobDeletedError,
+    JobError,
+    JobFailedError,
+    JobModeratedError,
+    JobTimeoutError,
+    ModerationError,
+    NotFoundError,
+    PermissionDeniedError,
+    PixVerseError,
+    RateLimitError,
+    RequestValidationError,
+    ServerBusyError,
+    ServerError,
+)
+from ._jobs import ImageJob, Job, VideoJob
 from ._version import __version__
 
-__all__ = ["BASE_URL_CN", "BASE_URL_INTL", "__version__"]
+__all__ = [
+    "BASE_URL_CN",
+    "BASE_URL_INTL",
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AsyncPixVerse",
+    "AuthenticationError",
+    "ClientClosedError",
+    "ConcurrencyLimitError",
+    "ConfigurationError",
+    "ImageJob",
+    "InsufficientCreditsError",
+    "InvalidInputError",
+    "InvalidRequestError",
+    "Job",
+    "JobDeletedError",
+    "JobError",
+    "JobFailedError",
+    "JobModeratedError",
+    "JobTimeoutError",
+    "Limits",
+    "ModerationError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PixVerseError",
+    "PollPolicy",
+    "RateLimitError",
+    "RequestValidationError",
+    "RetryPolicy",
+    "ServerBusyError",
+    "ServerError",
+    "Timeouts",
+    "VideoJob",
+    "__version__",
+]

@@ -1,0 +1,366 @@
+"""The poll scheduler: one per client, watching every job anybody waits for.
+
+A heap orders watched jobs by their next due time. One runner task pops due jobs and hands
+each to a bounded pool of status requests (``PollPolicy.max_concurrency``), paced by a
+client-wide token bucket (``PollPolicy.max_rps``). However many callers wait, and on however
+many jobs, the API sees at most one status request per job per interval.
+
+- First poll: after ``PollPolicy.first_poll`` if set, else after a low quantile of the
+  durations learned for that job kind (so most jobs are found done on their first or second
+  poll), else after one interval.
+- Unknown statuses mean "still running"; only 1, 6, 7 and 8 end a watch.
+- Waiting is per caller: a deadline or a cancellation ends that caller's wait only. A job
+  nobody waits for any more is dropped at its next due time.
+- :meth:`PollScheduler.resolve` lets another source (a webhook) finish a job without polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+import anyio
+
+from ._config import PollPolicy
+from ._constants import POLL_LEARN_SAMPLES, POLL_MIN_SAMPLES
+from ._exceptions import (
+    APIConnectionError,
+    ClientClosedError,
+    JobDeletedError,
+    JobError,
+    JobFailedError,
+    JobModeratedError,
+    JobTimeoutError,
+    RateLimitError,
+    ServerBusyError,
+    ServerError,
+)
+
+logger = logging.getLogger("pixverse_async")
+
+SUCCEEDED, DELETED, MODERATED, FAILED = 1, 6, 7, 8
+TERMINAL = frozenset({SUCCEEDED, DELETED, MODERATED, FAILED})
+_TRANSIENT = (APIConnectionError, RateLimitError, ServerBusyError, ServerError)
+
+
+class Snapshot(Protocol):
+    @property
+    def status(self) -> int: ...
+
+
+S = TypeVar("S", bound=Snapshot)
+Key = tuple[str, int]  # ("video" | "image", id)
+Fetch = Callable[[str, int], Awaitable[Any]]
+
+
+class _Watch:
+    __slots__ = ("done", "key", "kind", "last_poll", "polls", "snapshot", "started", "waiters")
+
+    def __init__(self, key: Key, kind: str, started: float) -> None:
+        self.key = key
+        self.kind = kind
+        self.started = started
+        self.last_poll = started
+        self.polls = 0
+        self.snapshot: Any = None
+        self.waiters: set[asyncio.Future[Any]] = set()
+        self.done = False
+
+
+@dataclass(frozen=True)
+class PollStatistics:
+    """A snapshot of the scheduler's state."""
+
+    watched: int
+    waiters: int
+    polls_sent: int
+    polls_in_flight: int
+    resolved_by_poll: int
+    resolved_externally: int
+
+
+class PollScheduler(Generic[S]):
+    """Watches jobs for one client. Create it lazily; close it with :meth:`aclose`."""
+
+    def __init__(self, fetch: Fetch, policy: PollPolicy) -> None:
+        self._fetch = fetch
+        self.policy = policy
+        self._watches: dict[Key, _Watch] = {}
+        self._heap: list[tuple[float, int, _Watch]] = []
+        self._seq = 0
+        self._wake = asyncio.Event()
+        self._runner: asyncio.Task[None] | None = None
+        self._closed = False
+        self._learned: dict[str, deque[float]] = {}
+        self._tokens = 0.0
+        self._token_time = time.monotonic()
+        self._polls_sent = 0
+        self._in_flight = 0
+        self._by_poll = 0
+        self._external = 0
+
+    # -- public ----------------------------------------------------------------------------
+
+    def future(
+        self, media: str, job_id: int, kind: str, *, submitted_at: float | None = None
+    ) -> asyncio.Future[Any]:
+        """A future resolved when the job ends: its final snapshot (status 1) or a JobError.
+
+        Cancelling the future ends only this interest in the job.
+        """
+        if self._closed:
+            raise ClientClosedError("the client is closed; create a new AsyncPixVerse")
+        watch = self._watch(media, job_id, kind, submitted_at)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        if watch.done:
+            self._settle(future, watch)
+        else:
+            watch.waiters.add(future)
+            future.add_done_callback(watch.waiters.discard)
+            self._ensure_running()
+        future.add_done_callback(_retrieve)
+        return future
+
+    async def wait(
+        self,
+        media: str,
+        job_id: int,
+        kind: str,
+        *,
+        timeout: float | None = None,
+        submitted_at: float | None = None,
+    ) -> Any:
+        """Wait until the job ends; return its final snapshot (status 1) or raise.
+
+        Raises:
+            JobFailedError, JobModeratedError, JobDeletedError: the job ended badly.
+            JobTimeoutError: ``timeout`` seconds passed first (the job keeps running).
+            ClientClosedError: the client was closed while waiting.
+            PixVerseError: a status request failed for good (e.g. not found, auth).
+        """
+        future = self.future(media, job_id, kind, submitted_at=submitted_at)
+        if timeout is None:
+            return await future
+        try:
+            with anyio.fail_after(timeout):
+                return await future
+        except TimeoutError:
+            if future.done() and not future.cancelled():
+                return future.result()
+            snapshot = self.last_snapshot(media, job_id)
+            raise JobTimeoutError(
+                f"{media} {job_id} did not finish within {timeout:g} s; it keeps running on the "
+                "server (wait again, or re-create the handle later from its id)",
+                job_id=job_id,
+                status=getattr(snapshot, "status", None),
+                snapshot=snapshot,
+            ) from None
+
+    def resolve(self, media: str, job_id: int, snapshot: Any) -> bool:
+        """Finish a watched job from outside (a webhook). Returns whether it was watched."""
+        watch = self._watches.get((media, job_id))
+        if watch is None or watch.done or snapshot.status not in TERMINAL:
+            return False
+        self._external += 1
+        self._finish(watch, snapshot)
+        return True
+
+    def last_snapshot(self, media: str, job_id: int) -> Any:
+        watch = self._watches.get((media, job_id))
+        return watch.snapshot if watch else None
+
+    def statistics(self) -> PollStatistics:
+        return PollStatistics(
+            watched=sum(1 for w in self._watches.values() if not w.done),
+            waiters=sum(len(w.waiters) for w in self._watches.values()),
+            polls_sent=self._polls_sent,
+            polls_in_flight=self._in_flight,
+            resolved_by_poll=self._by_poll,
+            resolved_externally=self._external,
+        )
+
+    def expected_duration(self, kind: str) -> float | None:
+        """The learned first-poll delay for ``kind`` (``None`` until enough jobs finished)."""
+        samples = self._learned.get(kind)
+        if not samples or len(samples) < POLL_MIN_SAMPLES:
+            return None
+        ordered = sorted(samples)
+        return ordered[int(self.policy.first_poll_quantile * (len(ordered) - 1))]
+
+    async def aclose(self) -> None:
+        """Stop polling and wake every waiter with :class:`ClientClosedError`."""
+        if self._closed:
+            return
+        self._closed = True
+        for watch in self._watches.values():
+            for future in watch.waiters:
+                if not future.done():
+                    future.set_exception(ClientClosedError("the client was closed while waiting"))
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _watch(self, media: str, job_id: int, kind: str, submitted_at: float | None) -> _Watch:
+        key = (media, job_id)
+        watch = self._watches.get(key)
+        if watch is not None:  # already queued, being polled, or done
+            return watch
+        now = time.monotonic()
+        watch = _Watch(key, kind, submitted_at if submitted_at is not None else now)
+        self._watches[key] = watch
+        first = self.policy.first_poll
+        if first is None:
+            first = self.expected_duration(kind) or self.policy.interval
+        self._push(max(now, watch.started + first), watch)
+        return watch
+
+    def _push(self, due: float, watch: _Watch) -> None:
+        self._seq += 1
+        heapq.heappush(self._heap, (due, self._seq, watch))
+        if self._heap[0][2] is watch:
+            self._wake.set()
+
+    def _ensure_running(self) -> None:
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.get_running_loop().create_task(
+                self._run(), name="pixverse-async-poll-scheduler"
+            )
+            self._runner.add_done_callback(self._runner_ended)
+
+    def _runner_ended(self, runner: asyncio.Task[None]) -> None:
+        """A crashed runner must not leave waiters hanging: hand them the error."""
+        if runner.cancelled() or runner.exception() is None:
+            return
+        error = runner.exception()
+        logger.error("the poll scheduler stopped: %r", error)
+        for watch in list(self._watches.values()):
+            for future in watch.waiters:
+                if not future.done():
+                    future.set_exception(RuntimeError(f"the poll scheduler stopped: {error!r}"))
+        self._watches.clear()
+        self._heap.clear()
+
+    async def _run(self) -> None:
+        limiter = anyio.Semaphore(self.policy.max_concurrency)
+        async with anyio.create_task_group() as tg:
+            while True:
+                now = time.monotonic()
+                while self._heap and self._heap[0][0] <= now:
+                    _, _, watch = heapq.heappop(self._heap)
+                    if watch.done:
+                        continue
+                    if not watch.waiters:
+                        del self._watches[watch.key]  # nobody waits: stop watching
+                        continue
+                    await limiter.acquire()
+                    await self._pace()
+                    self._in_flight += 1
+                    tg.start_soon(self._poll, watch, limiter)
+                    now = time.monotonic()
+                self._wake.clear()
+                timeout = self._heap[0][0] - now if self._heap else None
+                with anyio.move_on_after(timeout):
+                    await self._wake.wait()
+
+    async def _pace(self) -> None:
+        """Token bucket: at most ``max_rps`` status requests per second."""
+        rps = self.policy.max_rps
+        if rps is None:
+            return
+        while True:
+            now = time.monotonic()
+            self._tokens = min(rps, self._tokens + (now - self._token_time) * rps)
+            self._token_time = now
+            if self._tokens >= 1.0:
+                self._tokens -= 1.0
+                return
+            await anyio.sleep((1.0 - self._tokens) / rps)
+
+    async def _poll(self, watch: _Watch, limiter: anyio.Semaphore) -> None:
+        media, job_id = watch.key
+        try:
+            self._polls_sent += 1
+            snapshot = await self._fetch(media, job_id)
+        except _TRANSIENT as exc:
+            logger.debug("status of %s %s failed (%s); polling again", media, job_id, exc)
+            snapshot = None
+        except Exception as exc:  # definitive: not found, auth... (or a bug): tell the waiters
+            self._fail(watch, exc)
+            return
+        finally:
+            self._in_flight -= 1
+            limiter.release()
+        now = time.monotonic()
+        watch.polls += 1
+        previous_poll, watch.last_poll = watch.last_poll, now
+        if snapshot is not None:
+            watch.snapshot = snapshot
+            if snapshot.status in TERMINAL and not watch.done:
+                self._by_poll += 1
+                self._learn(watch.kind, (previous_poll + now) / 2 - watch.started)
+                self._finish(watch, snapshot)
+                return
+        if not watch.done:
+            jitter = self.policy.jitter
+            delay = self.policy.interval * random.uniform(1 - jitter, 1 + jitter)
+            self._push(now + delay, watch)
+
+    def _learn(self, kind: str, seconds: float) -> None:
+        samples = self._learned.setdefault(kind, deque(maxlen=POLL_LEARN_SAMPLES))
+        samples.append(max(0.0, seconds))
+
+    def _finish(self, watch: _Watch, snapshot: Any) -> None:
+        watch.done = True
+        watch.snapshot = snapshot
+        for future in watch.waiters:
+            self._settle(future, watch)
+        watch.waiters.clear()
+
+    def _fail(self, watch: _Watch, exc: Exception) -> None:
+        for future in watch.waiters:
+            if not future.done():
+                future.set_exception(exc)
+        watch.waiters.clear()
+        self._watches.pop(watch.key, None)
+
+    @staticmethod
+    def _settle(future: asyncio.Future[Any], watch: _Watch) -> None:
+        if future.done():
+            return
+        snapshot = watch.snapshot
+        status = snapshot.status
+        if status == SUCCEEDED:
+            future.set_result(snapshot)
+            return
+        media, job_id = watch.key
+        cls: type[JobError] = {
+            FAILED: JobFailedError,
+            MODERATED: JobModeratedError,
+            DELETED: JobDeletedError,
+        }[status]
+        what = {FAILED: "failed", MODERATED: "failed content moderation", DELETED: "was deleted"}
+        refund = " (credits refunded)" if status in (FAILED, MODERATED) else ""
+        future.set_exception(
+            cls(
+                f"{media} {job_id} {what[status]}{refund}",
+                job_id=job_id,
+                status=status,
+                snapshot=snapshot,
+            )
+        )
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    """Mark a future's exception as retrieved (callers may ignore a job they stopped watching)."""
+    if not future.cancelled():
+        future.exception()

@@ -1,0 +1,240 @@
+"""``client.media``: image, video and audio uploads.
+
+Files are checked locally first (format from the content or extension, size limits of the
+reference, section 9) and streamed, never read whole. Every retry rebuilds the multipart
+body (re-opening a path, or seeking a file object back), with the same ``Ai-trace-id``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import aiohttp
+import anyio
+
+from .. import _rules as rules
+from .._constants import UPLOAD_READ_TIMEOUT
+from .._exceptions import RequestValidationError
+from ..types.media import UploadedImage, UploadedMedia
+from ._base import Resource
+
+Source = str | os.PathLike[str] | bytes | IO[bytes]
+
+_IMAGE_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+)
+_EXT_TO_MIME: dict[str, str] = {
+    "mp4": "video/mp4",
+    "mov": "video/quicktime",
+    "webm": "video/webm",
+    "mp3": "audio/mpeg",
+    "wav": "audio/wav",
+    "m4a": "audio/x-m4a",
+    "aac": "audio/aac",
+}
+
+
+def _image_mime(head: bytes) -> str | None:
+    for magic, mime in _IMAGE_MAGIC:
+        if head.startswith(magic):
+            return mime
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+class _Upload:
+    """One local file source: its name, size, first bytes, and a fresh stream per attempt."""
+
+    def __init__(self, source: Source, filename: str | None, field: str) -> None:
+        self.field = field
+        self.path: Path | None = None
+        self.data: bytes | None = None
+        self.fileobj: IO[bytes] | None = None
+        self.start = 0
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            self.data = bytes(source)
+            self.name = filename or "upload"
+        elif isinstance(source, (str, os.PathLike)):
+            text = os.fspath(source)
+            if text.startswith(("http://", "https://")):
+                url_field = "image_url" if field == "image" else "file_url"
+                raise RequestValidationError(
+                    f"{field}: {text!r} is a URL; pass it as {url_field}=... instead", field=field
+                )
+            self.path = Path(text)
+            self.name = filename or self.path.name
+        elif hasattr(source, "read"):
+            if not (hasattr(source, "seekable") and source.seekable()):
+                raise RequestValidationError(
+                    f"{field}: file objects must be seekable (so a retry can resend them); "
+                    "pass a path or bytes instead",
+                    field=field,
+                )
+            self.fileobj = source
+            self.start = source.tell()
+            self.name = filename or Path(str(getattr(source, "name", "upload"))).name
+        else:
+            raise RequestValidationError(
+                f"{field} must be a path, bytes or a binary file object, "
+                f"not {type(source).__name__}",
+                field=field,
+            )
+
+    def inspect(self) -> tuple[int, bytes]:
+        """Size in bytes and the first 64 bytes (blocking: run in a thread)."""
+        if self.data is not None:
+            return len(self.data), self.data[:64]
+        if self.path is not None:
+            try:
+                size = self.path.stat().st_size
+                with self.path.open("rb") as fh:
+                    return size, fh.read(64)
+            except OSError as exc:
+                raise RequestValidationError(
+                    f"{self.field}: cannot read {self.path}: {exc}", field=self.field
+                ) from None
+        assert self.fileobj is not None
+        f = self.fileobj
+        f.seek(0, os.SEEK_END)
+        size = f.tell() - self.start
+        f.seek(self.start)
+        head = f.read(64)
+        f.seek(self.start)
+        return size, head
+
+    def form(self, content_type: str) -> Callable[[], aiohttp.FormData]:
+        def build() -> aiohttp.FormData:
+            form = aiohttp.FormData()
+            payload: Any
+            if self.data is not None:
+                payload = self.data
+            elif self.path is not None:
+                payload = self.path.open("rb")  # aiohttp streams and closes it
+            else:
+                assert self.fileobj is not None
+                self.fileobj.seek(self.start)
+                payload = self.fileobj
+            form.add_field(self.field, payload, filename=self.name, content_type=content_type)
+            return form
+
+        return build
+
+
+def _url_form(field: str, url: str) -> Callable[[], aiohttp.FormData]:
+    if not url.startswith(("http://", "https://")):
+        raise RequestValidationError(f"{field} must be an http(s) URL, got {url!r}", field=field)
+
+    def build() -> aiohttp.FormData:
+        form = aiohttp.FormData()
+        form.add_field(field, url)
+        return form
+
+    return build
+
+
+class MediaResource(Resource):
+    """Uploads that return the ids generation endpoints take."""
+
+    async def upload_image(
+        self,
+        image: Source | None = None,
+        *,
+        image_url: str | None = None,
+        filename: str | None = None,
+    ) -> UploadedImage:
+        """Upload an image (``POST /image/upload``) from a path, bytes, a file object or a URL.
+
+        Args:
+            image: a path, ``bytes`` or a seekable binary file object (jpg, png or webp, < 20 MB).
+            image_url: instead of ``image``, a public http(s) URL the server fetches.
+            filename: the name sent with the file (default: the path's name).
+
+        Returns:
+            ``img_id`` (for ``img_id``/``img_ids`` fields) and ``img_url``.
+        """
+        if (image is None) == (image_url is None):
+            raise RequestValidationError(
+                "upload_image takes exactly one of image (path, bytes or file) or image_url",
+                field="image",
+            )
+        if image_url is not None:
+            form = _url_form("image_url", image_url)
+        else:
+            assert image is not None
+            upload = _Upload(image, filename, "image")
+            size, head = await anyio.to_thread.run_sync(upload.inspect)
+            mime = _image_mime(head)
+            if mime is None:
+                raise RequestValidationError(
+                    "image: unsupported format; upload a jpg, jpeg, png or webp image",
+                    field="image",
+                )
+            if size >= rules.IMAGE_MAX_BYTES:
+                raise RequestValidationError(
+                    f"image: {size:,} bytes; images must be smaller than 20 MB", field="image"
+                )
+            form = upload.form(mime)
+        response = await self._client._request(
+            "POST", "/image/upload", form=form, read_timeout=UPLOAD_READ_TIMEOUT
+        )
+        return UploadedImage.model_validate(response.data)
+
+    async def upload_media(
+        self,
+        file: Source | None = None,
+        *,
+        file_url: str | None = None,
+        filename: str | None = None,
+        media_type: Literal["video", "audio"] | None = None,
+    ) -> UploadedMedia:
+        """Upload a video or audio file (``POST /media/upload``).
+
+        Args:
+            file: a path, ``bytes`` or a seekable binary file object: mp4, mov, webm video
+                (<= 100 MB) or mp3, wav, m4a, aac audio (<= 50 MB); at most 30 s.
+            file_url: instead of ``file``, a public http(s) URL the server fetches.
+            filename: the name sent (its extension decides the type for bytes and file objects).
+            media_type: ``"video"`` or ``"audio"`` when the name has no telling extension.
+
+        Returns:
+            ``media_id`` (for ``video_media_id`` / ``audio_media_id``), ``media_type``, ``url``.
+        """
+        if (file is None) == (file_url is None):
+            raise RequestValidationError(
+                "upload_media takes exactly one of file (path, bytes or file) or file_url",
+                field="file",
+            )
+        if file_url is not None:
+            form = _url_form("file_url", file_url)
+        else:
+            assert file is not None
+            upload = _Upload(file, filename, "file")
+            ext = Path(upload.name).suffix.lstrip(".").lower()
+            mime = _EXT_TO_MIME.get(ext)
+            if mime is None and media_type is not None:
+                mime, ext = ("video/mp4", "mp4") if media_type == "video" else ("audio/mpeg", "mp3")
+            if mime is None:
+                raise RequestValidationError(
+                    f"file: cannot tell the media type of {upload.name!r}; use an mp4/mov/webm or "
+                    "mp3/wav/m4a/aac file name, or pass media_type='video'|'audio'",
+                    field="file",
+                )
+            size, _ = await anyio.to_thread.run_sync(upload.inspect)
+            video = mime.startswith("video/")
+            limit = rules.VIDEO_UPLOAD_MAX_BYTES if video else rules.AUDIO_UPLOAD_MAX_BYTES
+            if size > limit:
+                kind = "videos" if video else "audio files"
+                raise RequestValidationError(
+                    f"file: {size:,} bytes; {kind} must be at most {limit // rules.MB} MB",
+                    field="file",
+                )
+            form = upload.form(mime)
+        response = await self._client._request(
+            "POST", "/media/upload", form=form, read_timeout=UPLOAD_READ_TIMEOUT
+        )
+        return UploadedMedia.model_validate(response.data)
