@@ -19,8 +19,9 @@ import anyio
 from ._config import Limits, PollPolicy, RetryPolicy, Timeouts
 from ._constants import BASE_URL_CN, BASE_URL_INTL, ENV_API_KEY, ENV_BASE_URL, USER_AGENT_PREFIX
 from ._download import download_to
-from ._exceptions import ClientClosedError, ConfigurationError
+from ._exceptions import ClientClosedError, ConcurrencyLimitError, ConfigurationError
 from ._jobs import ImageJob, Job, VideoJob
+from ._limiter import Slot, SlotLimiter
 from ._polling import PollScheduler
 from ._retry import with_retries
 from ._transport import AiohttpTransport, Request, Response, Transport
@@ -68,6 +69,9 @@ class AsyncPixVerse:
         retry: full retry policy (wins over ``max_retries``).
         limits: connection pool settings.
         poll: poll scheduler settings (``PollPolicy(interval=0.05)`` suits the emulator).
+        max_concurrency: generation slots: the account's concurrent-generation limit, or
+            ``"auto"`` (default) to learn it from ErrCode 500044, or ``None`` for no limiter
+            (500044 then raises :class:`ConcurrencyLimitError`). See :class:`SlotLimiter`.
         session: an aiohttp session to borrow (not closed by the client).
         transport: a custom :class:`Transport` (tests); replaces the aiohttp one.
 
@@ -86,6 +90,7 @@ class AsyncPixVerse:
         retry: RetryPolicy | None = None,
         limits: Limits | None = None,
         poll: PollPolicy | None = None,
+        max_concurrency: int | Literal["auto"] | None = "auto",
         session: aiohttp.ClientSession | None = None,
         transport: Transport | None = None,
     ) -> None:
@@ -125,6 +130,10 @@ class AsyncPixVerse:
         )
         self._send = with_retries(self._transport.send, retry)
         self._poller: PollScheduler[Any] = PollScheduler(self._fetch_status, self.poll)
+        try:
+            self.limiter = None if max_concurrency is None else SlotLimiter(max_concurrency)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
         self._closed = False
         self.video = VideoResource(self)
         self.image = ImageResource(self)
@@ -216,26 +225,67 @@ class AsyncPixVerse:
         return response
 
     async def _submit_video(self, kind: str, path: str, body: Mapping[str, Any]) -> VideoJob:
-        response = await self._request("POST", path, json=body)
-        data = response.data or {}
-        return VideoJob(
+        data, trace_id, submitted, slot = await self._submit(path, body)
+        job = VideoJob(
             self,
             int(data["video_id"]),
             kind=kind,
-            trace_id=response.trace_id,
+            trace_id=trace_id,
             credits=_credits(data),
+            submitted_at=submitted,
         )
+        self._hold_until_done(job, slot)
+        return job
 
     async def _submit_image(self, kind: str, path: str, body: Mapping[str, Any]) -> ImageJob:
-        response = await self._request("POST", path, json=body)
-        data = response.data or {}
-        return ImageJob(
+        data, trace_id, submitted, slot = await self._submit(path, body)
+        job = ImageJob(
             self,
             int(data["image_id"]),
             kind=kind,
-            trace_id=response.trace_id,
+            trace_id=trace_id,
             credits=_credits(data),
+            submitted_at=submitted,
         )
+        self._hold_until_done(job, slot)
+        return job
+
+    async def _submit(
+        self, path: str, body: Mapping[str, Any]
+    ) -> tuple[Mapping[str, Any], str, float, Slot | None]:
+        """POST a generation through the slot limiter: (Resp, trace id, submit time, slot).
+
+        A 500044 gives the slot back and waits for the next one, then resubmits with a fresh
+        trace id (nothing was created). Without a limiter, 500044 raises.
+        """
+        limiter = self.limiter
+        while True:
+            slot = await limiter.acquire() if limiter is not None else None
+            submitted = time.monotonic()
+            try:
+                response = await self._request("POST", path, json=body)
+            except ConcurrencyLimitError:
+                if limiter is None or slot is None:
+                    raise
+                limiter.rejected(slot)
+                logger.debug(
+                    "500044 on %s: waiting for a generation slot (%s)", path, limiter.statistics()
+                )
+                continue
+            except BaseException:
+                if slot is not None:
+                    slot.release()
+                raise
+            if limiter is not None and slot is not None:
+                limiter.accepted(slot)
+            return response.data or {}, response.trace_id, submitted, slot
+
+    def _hold_until_done(self, job: Job[Any], slot: Slot | None) -> None:
+        """Keep the job's slot until the scheduler sees it end (or the client closes)."""
+        if slot is None:
+            return
+        watch = self._poller.future(job.media, job.id, job.kind, submitted_at=job.submitted_at)
+        watch.add_done_callback(lambda _: slot.release())
 
     async def _fetch_status(self, media: str, job_id: int) -> VideoResult | ImageResult:
         if media == "image":

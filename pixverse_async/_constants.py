@@ -36,3 +36,8 @@ POLL_MAX_RPS = 20.0
 POLL_FIRST_QUANTILE = 0.1
 POLL_LEARN_SAMPLES = 64
 POLL_MIN_SAMPLES = 3
+
+# Generation-slot limiter (see SlotLimiter)
+SLOT_RELEASE_SECONDS = 600.0  # the server stops counting a job generating longer than 10 min
+LIMIT_PROBE_INTERVAL = 60.0  # seconds between upward probes of a learned limit
+SQUEEZE_PAUSE = 5.0  # seconds new submits pause after a 500044 below the learned limit

@@ -1,0 +1,154 @@
+"""The generation-slot limiter against the emulator's concurrency limit."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from pixverse_async import AsyncPixVerse, PollPolicy
+from pixverse_async._limiter import SlotLimiter
+from pixverse_async.emulator import AccountConfig, Emulator, EmulatorConfig, Fixed
+
+pytestmark = pytest.mark.anyio
+
+KEY = "pv-limiter-test-key-000001"
+POLL = PollPolicy(interval=0.01, jitter=0.0, max_rps=None, max_concurrency=64)
+T2V = {"model": "v5", "duration": 5, "quality": "360p", "aspect_ratio": "16:9"}
+
+
+def emulator(limit: int, seconds: float = 0.05) -> Emulator:
+    account = AccountConfig(api_key=KEY, concurrency=limit, credit_package=10**9)
+    return Emulator(EmulatorConfig(accounts=(account,), job_duration=Fixed(seconds), seed=11))
+
+
+@pytest.fixture
+async def emu8() -> AsyncIterator[Emulator]:
+    async with emulator(8) as emu:
+        yield emu
+
+
+async def run_batch(client: AsyncPixVerse, n: int) -> None:
+    async def one(i: int) -> None:
+        job = await client.video.text_to_video(prompt=f"take {i}", **T2V)  # type: ignore[arg-type]
+        assert (await job.wait(timeout=30)).status == 1
+
+    async with asyncio.timeout(60) if hasattr(asyncio, "timeout") else _nothing():
+        await asyncio.gather(*(one(i) for i in range(n)))
+
+
+class _nothing:
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+async def test_known_limit_is_never_exceeded(emu8: Emulator) -> None:
+    async with AsyncPixVerse(KEY, base_url=emu8.base_url, poll=POLL, max_concurrency=8) as client:
+        await run_batch(client, 80)
+        stats = client.limiter.statistics()  # type: ignore[union-attr]
+    emu_stats = emu8.stats()
+    assert max(emu_stats["max_concurrent_observed"].values()) == 8
+    assert emu_stats["rejected_500044"] == 0 and stats.rejected_500044 == 0
+    assert stats.in_flight == 0 and stats.running == 0
+
+
+async def test_auto_learns_an_unknown_limit_with_few_rejections(emu8: Emulator) -> None:
+    async with AsyncPixVerse(KEY, base_url=emu8.base_url, poll=POLL) as client:
+        await run_batch(client, 300)
+        stats = client.limiter.statistics()  # type: ignore[union-attr]
+    emu_stats = emu8.stats()
+    submits = emu_stats["jobs_created"] + emu_stats["rejected_500044"]
+    assert emu_stats["jobs_created"] == 300
+    assert stats.learned and stats.limit == 8
+    assert max(emu_stats["max_concurrent_observed"].values()) == 8  # every slot was used
+    assert emu_stats["rejected_500044"] / submits < 0.05
+    assert emu_stats["duplicate_generations"] == 0
+
+
+async def test_slot_is_held_until_the_job_ends(emu8: Emulator) -> None:
+    async with (
+        emulator(2, seconds=0.3) as emu,
+        AsyncPixVerse(KEY, base_url=emu.base_url, poll=POLL, max_concurrency=2) as client,
+    ):
+        first = await client.video.text_to_video(prompt="a", **T2V)  # type: ignore[arg-type]
+        await client.video.text_to_video(prompt="b", **T2V)  # type: ignore[arg-type]
+        third = asyncio.ensure_future(
+            client.video.text_to_video(prompt="c", **T2V)  # type: ignore[arg-type]
+        )
+        await asyncio.sleep(0.1)  # both HTTP calls are long done; the jobs still run
+        stats = client.limiter.statistics()  # type: ignore[union-attr]
+        assert not third.done() and stats.waiting == 1 and stats.in_flight == 2
+        await first.wait(timeout=5)
+        await asyncio.wait_for(third, 5)
+        assert emu.stats()["rejected_500044"] == 0
+
+
+async def test_squeeze_by_another_user_does_not_lower_the_limit(emu8: Emulator) -> None:
+    async with AsyncPixVerse(KEY, base_url=emu8.base_url, poll=POLL) as client:
+        await run_batch(client, 40)  # learns 8
+        assert client.limiter.limit == 8  # type: ignore[union-attr]
+        # someone else on the same key now runs 6 long jobs
+        emu8.upsert_account(AccountConfig(api_key=KEY, concurrency=8, credit_package=10**9))
+        async with AsyncPixVerse(
+            KEY, base_url=emu8.base_url, poll=POLL, max_concurrency=None
+        ) as other:
+            others = [
+                await other.video.text_to_video(prompt=f"other {i}", **T2V)  # type: ignore[arg-type]
+                for i in range(6)
+            ]
+            await run_batch(client, 20)  # squeezed to 2 while the others run
+            await other.wait_all(others, timeout=10)
+        assert client.limiter.limit == 8  # type: ignore[union-attr]
+    assert emu8.stats()["jobs_created"] == 66
+
+
+async def test_probe_notices_a_plan_upgrade() -> None:
+    async with emulator(3, seconds=0.15) as emu:
+        client = AsyncPixVerse(KEY, base_url=emu.base_url, poll=POLL)
+        client.limiter = SlotLimiter("auto", probe_interval=0.05)
+        async with client:
+            await run_batch(client, 12)
+            assert client.limiter.limit == 3
+            emu.upsert_account(AccountConfig(api_key=KEY, concurrency=6, credit_package=10**9))
+            for _ in range(10):  # each accepted probe proves one more slot
+                await run_batch(client, 24)
+                if client.limiter.limit == 6:
+                    break
+            assert client.limiter.limit == 6
+        stats = emu.stats()
+        assert max(stats["max_concurrent_observed"].values()) == 6
+
+
+async def test_cancelled_wait_takes_no_slot() -> None:
+    limiter = SlotLimiter(1)
+    held = await limiter.acquire()
+    waiter = asyncio.ensure_future(limiter.acquire())
+    await asyncio.sleep(0)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    held.release()
+    held.release()  # idempotent
+    assert limiter.statistics().in_flight == 0
+    again = await asyncio.wait_for(limiter.acquire(), 1)
+    assert limiter.statistics().in_flight == 1
+    again.release()
+
+
+async def test_stuck_job_slot_is_released_after_the_server_release_time() -> None:
+    limiter = SlotLimiter(1, slot_release=0.05)
+    slot = await limiter.acquire()
+    limiter.accepted(slot)
+    assert limiter.statistics().running == 1
+    second = await asyncio.wait_for(limiter.acquire(), 1)  # freed by the 10-minute rule, scaled
+    assert slot.released and limiter.statistics().running == 0
+    second.release()
+
+
+def test_invalid_max_concurrency() -> None:
+    with pytest.raises(ValueError, match="max_concurrency"):
+        SlotLimiter(0)
