@@ -228,7 +228,8 @@ class Api:
             value = source.get(name)
             if value is None:
                 return default
-            if isinstance(value, str) and value.strip().isdigit():
+            # ASCII digits only: str.isdigit() also takes "²", which int() refuses (HTTP 500)
+            if isinstance(value, str) and re.fullmatch(r"\s*[+-]?[0-9]+\s*", value):
                 return int(value)
             if type(value) is int:
                 return value
@@ -298,7 +299,7 @@ class Api:
         state = self.state
         state.stats.status_polls += 1
         raw = request.match_info["job_id"]
-        if not raw.isdigit():
+        if not (raw.isascii() and raw.isdigit()):  # "²".isdigit() is True, int() refuses it
             raise ApiError(400013, "the id in the path must be an integer")
         state.advance()
         job = state.jobs.get(int(raw))
@@ -524,7 +525,7 @@ class Api:
         state = self.state
         state.advance()
         raw = request.match_info["job_id"]
-        job = state.jobs.get(int(raw)) if raw.isdigit() else None
+        job = state.jobs.get(int(raw)) if raw.isascii() and raw.isdigit() else None
         if job is None:
             return web.json_response({"error": f"no job {raw}"}, status=404)
         try:
