@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import platform
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, TypeVar
@@ -16,15 +25,17 @@ from typing import Any, Literal, TypeVar
 import aiohttp
 import anyio
 
+from ._batch import DEFAULT_WORKERS, Batch, BatchEvent, BatchItem, ItemOutcome
 from ._config import Limits, PollPolicy, RetryPolicy, Timeouts
 from ._constants import BASE_URL_CN, BASE_URL_INTL, ENV_API_KEY, ENV_BASE_URL, USER_AGENT_PREFIX
 from ._download import download_to
 from ._exceptions import ClientClosedError, ConcurrencyLimitError, ConfigurationError
 from ._jobs import ImageJob, Job, VideoJob
+from ._journal import Journal
 from ._limiter import Slot, SlotLimiter
 from ._polling import PollScheduler
 from ._retry import with_retries
-from ._transport import AiohttpTransport, Request, Response, Transport
+from ._transport import AiohttpTransport, ApiKey, Request, Response, Transport
 from ._version import __version__
 from .resources.account import AccountResource
 from .resources.image import ImageResource
@@ -99,7 +110,7 @@ class AsyncPixVerse:
             raise ConfigurationError(
                 f"no API key: pass AsyncPixVerse(api_key=...) or set {ENV_API_KEY}"
             )
-        self._api_key = key.strip()
+        self._api_key = key = ApiKey(key.strip())
         if region not in (None, "intl", "cn"):
             raise ConfigurationError(f"region must be 'intl' or 'cn', not {region!r}")
         url = (
@@ -131,9 +142,11 @@ class AsyncPixVerse:
         self._send = with_retries(self._transport.send, retry)
         self._poller: PollScheduler[Any] = PollScheduler(self._fetch_status, self.poll)
         try:
-            self.limiter = None if max_concurrency is None else SlotLimiter(max_concurrency)
+            limiter = None if max_concurrency is None else SlotLimiter(max_concurrency)
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from None
+        self._held: dict[Slot, Job[Any]] = {}  # jobs holding generation slots
+        self.limiter = limiter
         self._closed = False
         self.video = VideoResource(self)
         self.image = ImageResource(self)
@@ -166,8 +179,10 @@ class AsyncPixVerse:
         if self._closed:
             return
         self._closed = True
-        await self._poller.aclose()
-        await self._transport.aclose()
+        # shielded: leaving ``async with`` through a cancelled scope must still close the session
+        with anyio.CancelScope(shield=True):
+            await self._poller.aclose()
+            await self._transport.aclose()
 
     @property
     def closed(self) -> bool:
@@ -251,23 +266,42 @@ class AsyncPixVerse:
         return job
 
     async def _submit(
-        self, path: str, body: Mapping[str, Any]
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        *,
+        trace_id: str | None = None,
+        on_send: Callable[[str], Awaitable[None]] | None = None,
+        on_throttled: Callable[[], Awaitable[None]] | None = None,
     ) -> tuple[Mapping[str, Any], str, float, Slot | None]:
         """POST a generation through the slot limiter: (Resp, trace id, submit time, slot).
 
         A 500044 gives the slot back and waits for the next one, then resubmits with a fresh
         trace id (nothing was created). Without a limiter, 500044 raises.
+
+        Args:
+            trace_id: the trace id of the first attempt (a journal resuming a submit whose
+                answer was lost); later attempts after a 500044 get fresh ones.
+            on_send: awaited with each attempt's trace id before it is sent (a journal
+                records it durably first).
+            on_throttled: awaited after each 500044.
         """
         limiter = self.limiter
         while True:
             slot = await limiter.acquire() if limiter is not None else None
+            attempt_trace = trace_id or str(uuid.uuid4())
+            trace_id = None
             submitted = time.monotonic()
             try:
-                response = await self._request("POST", path, json=body)
+                if on_send is not None:
+                    await on_send(attempt_trace)
+                response = await self._request("POST", path, json=body, trace_id=attempt_trace)
             except ConcurrencyLimitError:
                 if limiter is None or slot is None:
                     raise
-                limiter.rejected(slot)
+                await limiter.rejected(slot)
+                if on_throttled is not None:
+                    await on_throttled()
                 logger.debug(
                     "500044 on %s: waiting for a generation slot (%s)", path, limiter.statistics()
                 )
@@ -278,14 +312,46 @@ class AsyncPixVerse:
                 raise
             if limiter is not None and slot is not None:
                 limiter.accepted(slot)
+                if slot.probe:
+                    await limiter.probe_accepted(slot)
             return response.data or {}, response.trace_id, submitted, slot
+
+    async def _adopt(self, job: Job[Any]) -> None:
+        """Count an already-running job (re-attached from a journal) against the limiter."""
+        if self.limiter is None:
+            return
+        slot = await self.limiter.acquire()
+        self.limiter.accepted(slot)
+        self._hold_until_done(job, slot)
 
     def _hold_until_done(self, job: Job[Any], slot: Slot | None) -> None:
         """Keep the job's slot until the scheduler sees it end (or the client closes)."""
         if slot is None:
             return
-        watch = self._poller.future(job.media, job.id, job.kind, submitted_at=job.submitted_at)
-        watch.add_done_callback(lambda _: slot.release())
+        self._held[slot] = job
+        watch = job._watch()  # the handle keeps the outcome: a later job.wait() sends nothing
+
+        def done(_: object) -> None:
+            self._held.pop(slot, None)
+            slot.release()
+
+        watch.add_done_callback(done)
+
+    async def _refresh_held(self) -> None:
+        """Re-poll every job holding a slot, so ended ones give theirs back (after a 500044)."""
+        held = list(self._held.values())
+        await asyncio.gather(*(self._poller.refresh(job.media, job.id) for job in held))
+
+    @property
+    def limiter(self) -> SlotLimiter | None:
+        """The generation-slot limiter (``None`` when ``max_concurrency=None``)."""
+        return self._limiter
+
+    @limiter.setter
+    def limiter(self, limiter: SlotLimiter | None) -> None:
+        self._limiter = limiter
+        if limiter is not None:
+            limiter.refresh = self._refresh_held
 
     async def _fetch_status(self, media: str, job_id: int) -> VideoResult | ImageResult:
         if media == "image":
@@ -321,7 +387,9 @@ class AsyncPixVerse:
         def arrived(job: J) -> Callable[[asyncio.Future[Any]], None]:
             def callback(future: asyncio.Future[Any]) -> None:
                 if not future.cancelled():
-                    finished.send_nowait(job)
+                    # the iteration may have ended (timeout, break) before this callback ran
+                    with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
+                        finished.send_nowait(job)
 
             return callback
 
@@ -363,6 +431,59 @@ class AsyncPixVerse:
                 raise error
             results[job] = error if error is not None else job.result()
         return [results[job] for job in jobs]
+
+    # -- batches ---------------------------------------------------------------------------
+
+    def batch(
+        self,
+        items: Iterable[BatchItem | Mapping[str, Any]]
+        | AsyncIterable[BatchItem | Mapping[str, Any]],
+        *,
+        journal: str | os.PathLike[str] | Journal | None = None,
+        fingerprint: str | None = None,
+        base_dir: str | os.PathLike[str] | None = None,
+        download_dir: str | os.PathLike[str] | None = None,
+        max_credits: int | None = None,
+        on_event: Callable[[BatchEvent], None] | None = None,
+        workers: int = DEFAULT_WORKERS,
+        job_timeout: float | None = None,
+    ) -> Batch:
+        """Fan out generation jobs; use as ``async with client.batch(items) as b: async for ...``.
+
+        Args:
+            items: :class:`BatchItem` objects or ``{"key", "kind", "params"}`` mappings, from
+                any iterable or async iterable (consumed lazily).
+            journal: an SQLite journal path (or :class:`Journal`) for crash-safe resume.
+            fingerprint: identifies the input; a journal of another input is refused.
+            base_dir: folder that relative file paths in ``params`` are read from.
+            download_dir: download every result into this folder (skipped when present).
+            max_credits: stop submitting before the projected spend passes this.
+            on_event: called with each :class:`BatchEvent` (progress displays).
+            workers: items in progress at once (bounds memory; the slot limiter bounds jobs).
+            job_timeout: seconds to wait for each job (``None``: no limit).
+        """
+        return Batch(
+            self,
+            items,
+            journal=journal,
+            fingerprint=fingerprint,
+            base_dir=base_dir,
+            download_dir=download_dir,
+            max_credits=max_credits,
+            on_event=on_event,
+            workers=workers,
+            job_timeout=job_timeout,
+        )
+
+    async def run_batch(
+        self,
+        items: Iterable[BatchItem | Mapping[str, Any]]
+        | AsyncIterable[BatchItem | Mapping[str, Any]],
+        **options: Any,
+    ) -> list[ItemOutcome]:
+        """Run a whole batch; every :class:`ItemOutcome` in input order (see :meth:`batch`)."""
+        async with self.batch(items, **options) as running:
+            return await running.run()
 
     # -- downloads -------------------------------------------------------------------------
 

@@ -65,9 +65,12 @@ async def download_to(
     except aiohttp.ClientError as exc:
         raise APIConnectionError(f"download of {url} failed: {type(exc).__name__}: {exc}") from None
     finally:
-        await anyio.to_thread.run_sync(_discard, tmp)
-        if owned:
-            await http.close()
+        # shielded: a cancelled scope (a timeout around the call) must not leave the temporary
+        # file or an owned session behind
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(_discard, tmp)
+            if owned:
+                await http.close()
 
 
 def _temp_beside(path: Path, overwrite: bool) -> Path:

@@ -70,6 +70,8 @@ class Job(Generic[R]):
             JobTimeoutError: ``timeout`` passed first (carries the last snapshot).
             ClientClosedError: the client was closed while waiting.
         """
+        if self.done():  # seen to end already (e.g. while holding its generation slot)
+            return self.result()
         result: R = await self._client._poller.wait(
             self.media, self.id, self.kind, timeout=timeout, submitted_at=self.submitted_at
         )
@@ -86,11 +88,23 @@ class Job(Generic[R]):
     # -- as_completed support ---------------------------------------------------------------
 
     def _watch(self) -> asyncio.Future[Any]:
-        if self._future is None or self._future.cancelled():
-            self._future = self._client._poller.future(
-                self.media, self.id, self.kind, submitted_at=self.submitted_at
-            )
-        return self._future
+        """A future of this job's end, for one caller: cancelling it ends only that interest.
+
+        (A future shared between callers would let one ``as_completed`` that stops early
+        cancel it under another one, which would then wait forever.)
+        """
+        if self.done():
+            assert self._future is not None
+            return self._future
+        future = self._client._poller.future(
+            self.media, self.id, self.kind, submitted_at=self.submitted_at
+        )
+        future.add_done_callback(self._seen)
+        return future
+
+    def _seen(self, future: asyncio.Future[Any]) -> None:
+        if not future.cancelled() and not self.done():
+            self._future = future
 
     def done(self) -> bool:
         """Whether this handle has seen the job end (through ``as_completed``)."""

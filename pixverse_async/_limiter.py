@@ -7,11 +7,13 @@ HTTP call. One limiter is shared by everything on a client: batches, single call
 
 ``max_concurrency="auto"`` learns N:
 
-- Slow start: until the first 500044, one submit more than the most jobs ever seen running
-  at once is allowed, so the limit is found after about N submits, with one rejection.
-- Learned: the limit is the most jobs seen running at once (a proven lower bound of N; it
-  rises by itself whenever more are accepted). Every ``probe_interval`` seconds, while work is
-  waiting, one extra submit probes upward to notice a plan upgrade.
+- Slow start: until the first 500044, one submit more than the jobs running is allowed, so the
+  limit is found after about N submits, with one rejection.
+- Learning: on a 500044 the limiter pauses, re-polls the jobs that hold slots (a job that has
+  just ended on the server may not have been seen yet, and would be counted), and takes the
+  jobs still held as the limit.
+- Learned: every ``probe_interval`` seconds, while work is waiting, one extra submit probes
+  upward; if it is accepted the limit grows by one (a plan upgrade is noticed).
 - Squeeze: a 500044 below the learned limit means someone else uses the same key. It is not a
   new limit: new submits pause until one of our jobs ends (or ``squeeze_pause`` seconds).
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -59,12 +62,13 @@ class LimiterStatistics:
 class Slot:
     """One held generation slot. Released exactly once (further releases are no-ops)."""
 
-    __slots__ = ("_limiter", "_timer", "accepted", "released")
+    __slots__ = ("_limiter", "_timer", "accepted", "probe", "released")
 
     def __init__(self, limiter: SlotLimiter) -> None:
         self._limiter = limiter
         self.accepted = False
         self.released = False
+        self.probe = False
         self._timer: asyncio.TimerHandle | None = None
 
     def release(self) -> None:
@@ -105,9 +109,12 @@ class SlotLimiter:
         self._held = 0
         self._running = 0
         self._max_running = 0
+        self._estimate = 0  # the learned limit (auto mode, once learned)
         self._learned = False
+        self._paused = 0  # rejections being learned from: hand out no slot meanwhile
+        #: re-polls the jobs holding slots (set by the client); finished ones release theirs
+        self.refresh: Callable[[], Awaitable[None]] | None = None
         self._rejections = 0
-        self._probing = False
         self._last_probe = time.monotonic()
         self._squeezed_until = 0.0
         self._waiters: deque[asyncio.Future[Slot]] = deque()
@@ -122,20 +129,20 @@ class SlotLimiter:
             return self._fixed
         if not self._learned:
             return None
-        return max(1, self._max_running)
+        return self._estimate
 
     def _allowed(self) -> int:
         if self._fixed is not None:
             return self._fixed
         if not self._learned:
-            return self._max_running + 1
-        allowed = max(1, self._max_running)
+            return self._running + 1
+        allowed = self._estimate
         if self._waiters and time.monotonic() - self._last_probe >= self.probe_interval:
             allowed += 1  # one probe above the learned limit
         return allowed
 
     def _can_take(self) -> bool:
-        if time.monotonic() < self._squeezed_until:
+        if self._paused or time.monotonic() < self._squeezed_until:  # learning, or squeezed
             return False
         return self._held < self._allowed()
 
@@ -159,10 +166,11 @@ class SlotLimiter:
 
     def _take(self) -> Slot:
         self._held += 1
-        if self._learned and self._held > max(1, self._max_running):
-            self._probing = True
+        slot = Slot(self)
+        if self._learned and self._fixed is None and self._held > self._estimate:
+            slot.probe = True
             self._last_probe = time.monotonic()
-        return Slot(self)
+        return slot
 
     def _wake(self) -> None:
         while self._waiters and self._can_take():
@@ -183,21 +191,49 @@ class SlotLimiter:
         slot._timer = asyncio.get_running_loop().call_later(self.slot_release, slot.release)
         self._wake()
 
-    def rejected(self, slot: Slot) -> None:
-        """The submit got 500044: learn from it and give the slot back (nothing was created)."""
+    async def probe_accepted(self, slot: Slot) -> None:
+        """A probe above the learned limit was accepted: raise the limit to what is verified.
+
+        An acceptance alone proves little (a job counted as running may have ended unseen),
+        so the jobs holding slots are re-polled first; the limit becomes the number still
+        running, if that is more.
+        """
+        if not slot.probe or slot.released:
+            return
+        if self.refresh is not None:
+            await self.refresh()
+        if self._running > self._estimate:
+            self._estimate = self._running
+            self._wake()
+
+    async def rejected(self, slot: Slot) -> None:
+        """The submit got 500044: learn from it and give the slot back (nothing was created).
+
+        Hands out no slot meanwhile: it first re-polls the jobs holding slots (see
+        :attr:`refresh`), so jobs that ended unseen do not count as running.
+        """
         if slot.released:
             return
         self._rejections += 1
-        others = self._held - 1
-        if self._fixed is None and not self._learned:
-            self._learned = True
-            self._last_probe = time.monotonic()
-        elif self._probing and others >= self._max_running:
-            self._last_probe = time.monotonic()  # the probe found no room: try later
-        else:
+        self._paused += 1
+        try:
+            self._release(slot)
+            if self.refresh is not None:
+                await self.refresh()
+        finally:
+            self._paused -= 1
+        others = self._held
+        if self._fixed is not None:
             self._squeeze()
-        self._probing = False
-        self._release(slot)
+        elif not self._learned:
+            self._learned = True
+            self._estimate = max(1, others)
+            self._last_probe = time.monotonic()
+        elif slot.probe and others >= self._estimate:
+            self._last_probe = time.monotonic()  # the probe found no room: try later
+        elif others < self._estimate:
+            self._squeeze()
+        self._wake()
 
     def _squeeze(self) -> None:
         self._squeezed_until = time.monotonic() + self.squeeze_pause

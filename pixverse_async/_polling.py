@@ -99,7 +99,9 @@ class PollScheduler(Generic[S]):
         self._runner: asyncio.Task[None] | None = None
         self._closed = False
         self._learned: dict[str, deque[float]] = {}
-        self._tokens = 0.0
+        # the bucket holds at least one token, or a max_rps below 1 could never send a poll
+        self._bucket = max(1.0, policy.max_rps or 1.0)
+        self._tokens = self._bucket
         self._token_time = time.monotonic()
         self._polls_sent = 0
         self._in_flight = 0
@@ -171,6 +173,22 @@ class PollScheduler(Generic[S]):
         self._external += 1
         self._finish(watch, snapshot)
         return True
+
+    async def refresh(self, media: str, job_id: int) -> None:
+        """Poll a watched job now (out of turn); finish it if it has ended. Errors are ignored."""
+        watch = self._watches.get((media, job_id))
+        if watch is None or watch.done or self._closed:
+            return
+        try:
+            self._polls_sent += 1
+            snapshot = await self._fetch(media, job_id)
+        except Exception as exc:  # the regular polls will try again
+            logger.debug("refresh of %s %s failed: %s", media, job_id, exc)
+            return
+        watch.snapshot = snapshot
+        if snapshot.status in TERMINAL and not watch.done:
+            self._by_poll += 1
+            self._finish(watch, snapshot)
 
     def last_snapshot(self, media: str, job_id: int) -> Any:
         watch = self._watches.get((media, job_id))
@@ -279,7 +297,7 @@ class PollScheduler(Generic[S]):
             return
         while True:
             now = time.monotonic()
-            self._tokens = min(rps, self._tokens + (now - self._token_time) * rps)
+            self._tokens = min(self._bucket, self._tokens + (now - self._token_time) * rps)
             self._token_time = now
             if self._tokens >= 1.0:
                 self._tokens -= 1.0
@@ -325,13 +343,18 @@ class PollScheduler(Generic[S]):
         for future in watch.waiters:
             self._settle(future, watch)
         watch.waiters.clear()
+        # forget it, or a long-lived client keeps every job it ever watched; a later wait on
+        # the same job costs one status request
+        if self._watches.get(watch.key) is watch:
+            del self._watches[watch.key]
 
     def _fail(self, watch: _Watch, exc: Exception) -> None:
         for future in watch.waiters:
             if not future.done():
                 future.set_exception(exc)
         watch.waiters.clear()
-        self._watches.pop(watch.key, None)
+        if self._watches.get(watch.key) is watch:  # a webhook may have finished and replaced it
+            del self._watches[watch.key]
 
     @staticmethod
     def _settle(future: asyncio.Future[Any], watch: _Watch) -> None:

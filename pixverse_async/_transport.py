@@ -34,6 +34,19 @@ from ._exceptions import (
 )
 
 
+class ApiKey(str):
+    """The API key: sent as is, but its ``repr`` never shows it.
+
+    Tracebacks with locals (pytest ``--showlocals``, rich, error reporters) print the ``repr``
+    of every local and attribute, e.g. the headers of a failed request.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'<API key>'"
+
+
 @dataclass(frozen=True)
 class Request:
     """One logical API request. Retries resend it unchanged, trace id included.
@@ -153,7 +166,7 @@ class AiohttpTransport:
         user_agent: str,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
-        self._api_key = api_key
+        self._api_key = ApiKey(api_key)
         self._base_url = base_url.rstrip("/")
         self._timeouts = timeouts
         self._limits = limits
@@ -198,7 +211,14 @@ class AiohttpTransport:
             "Ai-trace-id": request.trace_id,
             "User-Agent": self._user_agent,
         }
-        kwargs: dict[str, Any] = {"headers": headers, "timeout": self._timeout(request)}
+        kwargs: dict[str, Any] = {
+            "headers": headers,
+            "timeout": self._timeout(request),
+            # the API never redirects, and aiohttp would forward API-KEY to any host it is
+            # sent to; a borrowed session's raise_for_status would hide the error envelope
+            "allow_redirects": False,
+            "raise_for_status": False,
+        }
         if request.form is not None:
             kwargs["data"] = request.form()
         elif request.json is not None:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, cast
 
 import aiohttp
 import anyio
+from aiohttp.payload import IOBasePayload
 
 from .. import _rules as rules
 from .._constants import UPLOAD_READ_TIMEOUT
@@ -47,6 +48,37 @@ def _image_mime(head: bytes) -> str | None:
     return None
 
 
+class _KeepOpen:
+    """The caller's file object as aiohttp sees it: everything but ``close`` (it is theirs)."""
+
+    def __init__(self, file: IO[bytes]) -> None:
+        self._file = file
+
+    def read(self, size: int = -1) -> bytes:
+        return self._file.read(size)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def close(self) -> None:
+        """aiohttp closes what it sent; the caller's file must stay open (a retry reads it)."""
+
+
+class _CallersFilePayload(IOBasePayload):
+    """Streams the caller's file object from its current position, leaving it open."""
+
+    def __init__(self, file: IO[bytes], *, size: int, content_type: str) -> None:
+        super().__init__(cast(IO[bytes], _KeepOpen(file)), content_type=content_type)
+        self._known_size = size
+
+    @property
+    def size(self) -> int:
+        return self._known_size
+
+
 class _Upload:
     """One local file source: its name, size, first bytes, and a fresh stream per attempt."""
 
@@ -56,6 +88,7 @@ class _Upload:
         self.data: bytes | None = None
         self.fileobj: IO[bytes] | None = None
         self.start = 0
+        self.size = 0
         if isinstance(source, (bytes, bytearray, memoryview)):
             self.data = bytes(source)
             self.name = filename or "upload"
@@ -101,7 +134,7 @@ class _Upload:
         assert self.fileobj is not None
         f = self.fileobj
         f.seek(0, os.SEEK_END)
-        size = f.tell() - self.start
+        size = self.size = f.tell() - self.start
         f.seek(self.start)
         head = f.read(64)
         f.seek(self.start)
@@ -118,7 +151,9 @@ class _Upload:
             else:
                 assert self.fileobj is not None
                 self.fileobj.seek(self.start)
-                payload = self.fileobj
+                payload = _CallersFilePayload(
+                    self.fileobj, size=self.size, content_type=content_type
+                )
             form.add_field(self.field, payload, filename=self.name, content_type=content_type)
             return form
 

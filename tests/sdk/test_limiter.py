@@ -152,3 +152,21 @@ async def test_stuck_job_slot_is_released_after_the_server_release_time() -> Non
 def test_invalid_max_concurrency() -> None:
     with pytest.raises(ValueError, match="max_concurrency"):
         SlotLimiter(0)
+
+
+async def test_jobs_that_ended_unseen_do_not_inflate_the_learned_limit() -> None:
+    """Polls lag behind the server: a job may have ended without being seen yet.
+
+    Counting such jobs as running let frequent probes "prove" a limit of 4, then 5... on an
+    account whose limit is 3 (and every refill then met 500044).
+    """
+    async with emulator(3, seconds=0.15) as emu:
+        client = AsyncPixVerse(KEY, base_url=emu.base_url, poll=POLL)
+        client.limiter = SlotLimiter("auto", probe_interval=0.05)
+        async with client:
+            for _ in range(4):
+                await run_batch(client, 12)
+                assert client.limiter.limit == 3
+        stats = emu.stats()
+        # only the probes are refused: at most one per probe interval, never a flood
+        assert stats["rejected_500044"] / (stats["jobs_created"] + stats["rejected_500044"]) < 0.3

@@ -1,0 +1,888 @@
+"""Fan-out and gather: many generation jobs, per-item outcomes, a journal, resume.
+
+::
+
+    items = [BatchItem("modify", {"video_media_id": "clips/a.mp4", "prompt": p,
+                                  "mask_names": ["person"], "img_ids": ["face.png"],
+                                  "quality": "540p"}, key=f"a-{i}") for i, p in enumerate(prompts)]
+    async with client.batch(items, journal="run.db", download_dir="out") as batch:
+        async for outcome in batch:           # as each job ends
+            print(outcome.key, outcome.url or outcome.error)
+
+- Input is any iterable or async iterable of :class:`BatchItem` (or ``{"key", "kind",
+  "params"}`` mappings), consumed lazily by a fixed pool of workers: memory stays bounded
+  whatever the input's length. The generation-slot limiter decides how many jobs run.
+- Every item ends with an :class:`ItemOutcome` (a result or a typed error); one item's
+  failure never fails the batch. A finite input is validated whole before the first credit
+  is spent (:class:`BatchValidationError` lists every bad item).
+- Local files: an id field (``video_media_id``, ``audio_media_id``, ``img_id``,
+  ``img_ids``, ``first_frame_img``, ``last_frame_img``, ``image_references[].img_id``,
+  ``multi_transition[].img_id``) may hold a file path instead; each distinct file is uploaded
+  once (by content hash, cached in the journal).
+- Masks by name: ``mask_names`` (modify) or ``mask_name`` (swap), with an optional
+  ``keyframe_id`` (default 1), run mask selection once per (video, keyframe) and fill in
+  ``mask_ids`` / ``mask_id`` and ``keyframe_id``.
+- Journal (SQLite): the trace id is written before each submit, then the job id, then the
+  outcome. Re-running with the same journal skips finished items, re-attaches accepted ones
+  to polling, and resubmits the rest with their recorded trace id, so nothing is paid twice.
+- Budget: ``max_credits`` stops submitting before the projected spend passes it; ErrCode
+  500090 stops submitting. Items not submitted end with :class:`BatchStoppedError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal
+
+import anyio
+import anyio.abc
+
+from . import _pricing as pricing
+from ._exceptions import (
+    APIConnectionError,
+    APIError,
+    InsufficientCreditsError,
+    JobError,
+    JobTimeoutError,
+    PixVerseError,
+    RequestValidationError,
+    ServerBusyError,
+    ServerError,
+)
+from ._jobs import ImageJob, Job, VideoJob
+from ._journal import Journal, JournalError, JournalMismatchError, JournalRecord, request_hash
+from .types._base import RequestModel, build
+from .types.image import ImageTemplateRequest
+from .types.video import (
+    ExtendRequest,
+    FusionRequest,
+    ImageToVideoRequest,
+    LipSyncRequest,
+    MimicRequest,
+    ModifyRequest,
+    MultiTransitionRequest,
+    RestyleRequest,
+    SoundEffectRequest,
+    SwapRequest,
+    TextToVideoRequest,
+    TransitionRequest,
+    UpscaleRequest,
+)
+
+if TYPE_CHECKING:
+    from ._client import AsyncPixVerse
+
+logger = logging.getLogger("pixverse_async")
+
+DEFAULT_WORKERS = 256
+DEFAULT_DOWNLOADS = 4
+_AMBIGUOUS = (APIConnectionError, ServerError, ServerBusyError)
+
+
+@dataclass(frozen=True)
+class _Kind:
+    model: type[RequestModel]
+    path: str
+    media: str = "video"
+
+
+KINDS: dict[str, _Kind] = {
+    "text_to_video": _Kind(TextToVideoRequest, "/video/text/generate"),
+    "image_to_video": _Kind(ImageToVideoRequest, "/video/img/generate"),
+    "transition": _Kind(TransitionRequest, "/video/transition/generate"),
+    "multi_transition": _Kind(MultiTransitionRequest, "/video/multi_transition/generate"),
+    "fusion": _Kind(FusionRequest, "/video/fusion/generate"),
+    "extend": _Kind(ExtendRequest, "/video/extend/generate"),
+    "lip_sync": _Kind(LipSyncRequest, "/video/lip_sync/generate"),
+    "sound_effect": _Kind(SoundEffectRequest, "/video/sound_effect/generate"),
+    "restyle": _Kind(RestyleRequest, "/video/restyle/generate"),
+    "swap": _Kind(SwapRequest, "/video/swap/generate"),
+    "mimic": _Kind(MimicRequest, "/video/mimic/generate"),
+    "modify": _Kind(ModifyRequest, "/video/modify/generate"),
+    "upscale": _Kind(UpscaleRequest, "/video/upscale/generate"),
+    "image_template": _Kind(ImageTemplateRequest, "/image/template/generate", "image"),
+}
+#: ``template`` items become text_to_video / image_to_video with these schema fillers
+_TEMPLATE_DEFAULTS = {"prompt": "", "model": "v5", "duration": 5}
+
+_IMAGE_FIELDS = ("img_id", "first_frame_img", "last_frame_img")
+_MEDIA_FIELDS = ("video_media_id", "audio_media_id")
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One job of a batch.
+
+    Args:
+        kind: ``"modify"``, ``"text_to_video"``, ``"image_to_video"``, ``"template"``,
+            ``"transition"``, ``"multi_transition"``, ``"fusion"``, ``"extend"``,
+            ``"lip_sync"``, ``"sound_effect"``, ``"restyle"``, ``"swap"``, ``"mimic"``,
+            ``"upscale"`` or ``"image_template"``.
+        params: the API's fields for that kind (files and mask names allowed, see module doc).
+        key: a stable identifier (default: the item's position); the journal's key.
+    """
+
+    kind: str
+    params: Mapping[str, Any]
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class ItemOutcome:
+    """How one item ended.
+
+    Attributes:
+        index: position in the input. key: the item's key. kind: its kind.
+        job_id: the video_id / image_id, when a job was created.
+        result: the final status snapshot on success.
+        error: the typed error otherwise (``None`` on success).
+        credits: credits charged (``None`` if unknown or refunded).
+        path: the downloaded file, when ``download_dir`` was given.
+        resumed: the outcome came from (or continued) an earlier run's journal.
+    """
+
+    index: int
+    key: str
+    kind: str
+    job_id: int | None = None
+    result: Any = None
+    error: BaseException | None = None
+    credits: int | None = None
+    path: Path | None = None
+    resumed: bool = False
+    url: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+EventType = Literal[
+    "submitted",
+    "accepted",
+    "throttled",
+    "retried",
+    "succeeded",
+    "failed",
+    "skipped",
+    "downloaded",
+]
+
+
+@dataclass(frozen=True)
+class BatchEvent:
+    """A progress event (see ``on_event``)."""
+
+    type: EventType
+    key: str
+    index: int
+    job_id: int | None = None
+    credits: int | None = None
+    detail: str = ""
+
+
+class BatchValidationError(RequestValidationError):
+    """Items of a finite batch failed validation; nothing was submitted.
+
+    Attributes:
+        errors: ``(key, error)`` for every bad item.
+    """
+
+    def __init__(self, errors: list[tuple[str, RequestValidationError]]) -> None:
+        lines = [f"  {key}: {err}" for key, err in errors[:20]]
+        more = f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else ""
+        super().__init__(
+            f"{len(errors)} batch item(s) are invalid; nothing was submitted:\n"
+            + "\n".join(lines)
+            + more
+        )
+        self.errors = errors
+
+
+class BatchStoppedError(PixVerseError):
+    """The item was not submitted: the batch stopped submitting (budget or credits)."""
+
+
+@dataclass
+class BatchSummary:
+    """Counters of a running batch."""
+
+    total: int = 0
+    submitted: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    skipped: int = 0
+    throttled: int = 0
+    credits: int = 0
+    running: int = 0
+    stopped: str | None = None
+
+
+@dataclass
+class _Work:
+    index: int
+    key: str
+    kind: str
+    spec: _Kind
+    params: dict[str, Any]
+    record: JournalRecord | None = None
+    resumed: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _coerce(index: int, raw: BatchItem | Mapping[str, Any]) -> BatchItem:
+    if isinstance(raw, BatchItem):
+        return raw
+    if isinstance(raw, Mapping) and "kind" in raw:
+        key = raw.get("key")
+        return BatchItem(
+            str(raw["kind"]), dict(raw.get("params") or {}), None if key is None else str(key)
+        )
+    raise RequestValidationError(
+        f"item {index}: expected a BatchItem or a mapping with 'kind' and 'params'", field="kind"
+    )
+
+
+def _resolve_kind(item: BatchItem) -> tuple[str, _Kind, dict[str, Any]]:
+    params = dict(item.params)
+    if item.kind == "template":
+        params = {**_TEMPLATE_DEFAULTS, **params}
+        has_image = "img_id" in params or "img_ids" in params
+        if not has_image:
+            params.setdefault("aspect_ratio", "16:9")
+        return "template", KINDS["image_to_video" if has_image else "text_to_video"], params
+    spec = KINDS.get(item.kind)
+    if spec is None:
+        kinds = ", ".join(sorted([*KINDS, "template"]))
+        raise RequestValidationError(
+            f"unknown kind {item.kind!r}; use one of {kinds}", field="kind"
+        )
+    return item.kind, spec, params
+
+
+def _is_path(value: Any) -> bool:
+    return isinstance(value, (str, os.PathLike))
+
+
+def _placeholders(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Params with file paths and mask names replaced by dummy ids, for validation."""
+    out = dict(params)
+    for name in (*_IMAGE_FIELDS, *_MEDIA_FIELDS):
+        if _is_path(out.get(name)):
+            out[name] = 1
+    if isinstance(out.get("img_ids"), list):
+        out["img_ids"] = [1 if _is_path(v) else v for v in out["img_ids"]]
+    for name in ("image_references", "multi_transition"):
+        if isinstance(out.get(name), list):
+            out[name] = [
+                {**v, "img_id": 1} if isinstance(v, Mapping) and _is_path(v.get("img_id")) else v
+                for v in out[name]
+            ]
+    names = out.pop("mask_names", None)
+    if names is not None:
+        out["mask_ids"] = ["0"] * len(names) if isinstance(names, list) else names
+        out.setdefault("keyframe_id", 1)
+    name = out.pop("mask_name", None)
+    if name is not None:
+        out["mask_id"] = "0"
+        out.setdefault("keyframe_id", 1)
+    return out
+
+
+def _estimate(kind: str, params: Mapping[str, Any]) -> int | None:
+    """Credits a job will cost, when the request alone tells (source-based kinds do not)."""
+    try:
+        if kind in ("text_to_video", "image_to_video", "transition", "fusion", "extend"):
+            if params.get("template_id") is not None:
+                return pricing.template_video_price(params["quality"])
+            return pricing.model_price(
+                params["model"],
+                params["quality"],
+                int(params["duration"]),
+                fast=params.get("motion_mode") == "fast",
+                audio=bool(params.get("generate_audio_switch")),
+                multi_clip=bool(params.get("generate_multi_clip_switch")),
+            ) + pricing.addons(
+                int(params["duration"]),
+                sound_effect=bool(params.get("sound_effect_switch")),
+                lip_sync=bool(params.get("lip_sync_tts_switch")),
+            )
+        if kind == "template":
+            return pricing.template_video_price(params["quality"])
+        if kind == "multi_transition":
+            total = sum(int(i.get("duration") or 0) for i in params["multi_transition"])
+            return pricing.multi_transition_price(
+                params["quality"], total, fast=params.get("motion_mode") == "fast"
+            )
+        if kind == "image_template":
+            return pricing.IMAGE_TEMPLATE_CREDITS
+        if kind == "lip_sync" and params.get("lip_sync_tts_content"):
+            return pricing.lip_sync_tts_price(params["lip_sync_tts_content"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return None
+
+
+class Batch:
+    """A running batch; create it with :meth:`AsyncPixVerse.batch` and use it as a context.
+
+    Iterating yields :class:`ItemOutcome` objects as jobs end; :meth:`run` (or
+    :meth:`AsyncPixVerse.run_batch`) returns them all in input order. Leaving the context
+    early (``break``, an exception, cancellation) stops submitting; running jobs keep their
+    journal records and are picked up by the next run.
+    """
+
+    def __init__(
+        self,
+        client: AsyncPixVerse,
+        items: Iterable[BatchItem | Mapping[str, Any]]
+        | AsyncIterable[BatchItem | Mapping[str, Any]],
+        *,
+        journal: str | os.PathLike[str] | Journal | None = None,
+        fingerprint: str | None = None,
+        base_dir: str | os.PathLike[str] | None = None,
+        download_dir: str | os.PathLike[str] | None = None,
+        max_credits: int | None = None,
+        on_event: Callable[[BatchEvent], None] | None = None,
+        workers: int = DEFAULT_WORKERS,
+        downloads: int = DEFAULT_DOWNLOADS,
+        job_timeout: float | None = None,
+    ) -> None:
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
+        self._client = client
+        self._items = items
+        self._journal_arg = journal
+        self._fingerprint = fingerprint
+        self._base = Path(base_dir) if base_dir is not None else Path.cwd()
+        self._download_dir = Path(download_dir) if download_dir is not None else None
+        self.max_credits = max_credits
+        self._on_event = on_event
+        self._workers = workers
+        self._download_limit = anyio.Semaphore(downloads)
+        self._job_timeout = job_timeout
+        self.summary = BatchSummary()
+        self.journal: Journal | None = None
+        self._owns_journal = False
+        self._reserved = 0  # projected credits of submits in the air
+        self._max_seen: dict[str, int] = {}
+        self._uploads: dict[tuple[str, str], anyio.Event | int] = {}
+        self._masks: dict[tuple[str, int], dict[str, str] | anyio.Event] = {}
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._send: anyio.abc.ObjectSendStream[ItemOutcome] | None = None
+        self._receive: anyio.abc.ObjectReceiveStream[ItemOutcome] | None = None
+        self._exhausted = False
+
+    # -- context ---------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Batch:
+        self._client._check_open()
+        items = self._items
+        if isinstance(items, (list, tuple)):
+            self._validate_all(items)
+        if isinstance(self._journal_arg, Journal):
+            self.journal = self._journal_arg
+        elif self._journal_arg is not None:
+            self.journal = await Journal.open(
+                self._journal_arg, batch_fingerprint=self._fingerprint
+            )
+            self._owns_journal = True
+        if self.journal is not None and isinstance(items, (list, tuple)):
+            try:
+                await self._check_journal(items)
+            except BaseException:
+                if self._owns_journal:
+                    await self.journal.aclose()
+                raise
+        send, receive = anyio.create_memory_object_stream[ItemOutcome](self._workers)
+        self._send, self._receive = send, receive
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        self._tg.start_soon(self._feed, send)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        assert self._tg is not None
+        if exc_type is not None or not self._exhausted:
+            self._tg.cancel_scope.cancel()
+        try:
+            return await self._tg.__aexit__(exc_type, exc, tb)
+        finally:
+            if self._receive is not None:
+                await self._receive.aclose()
+            if self.journal is not None and self._owns_journal:
+                await self.journal.aclose()
+
+    def __aiter__(self) -> AsyncIterator[ItemOutcome]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[ItemOutcome]:
+        if self._receive is None:
+            raise RuntimeError("use the batch as a context: 'async with client.batch(...) as b'")
+        async for outcome in self._receive:
+            yield outcome
+        self._exhausted = True
+
+    async def run(self) -> list[ItemOutcome]:
+        """Every outcome, in input order."""
+        outcomes = [outcome async for outcome in self]
+        return sorted(outcomes, key=lambda o: o.index)
+
+    # -- feeding workers -------------------------------------------------------------------
+
+    async def _source(self) -> AsyncIterator[tuple[int, BatchItem | Mapping[str, Any]]]:
+        items = self._items
+        if isinstance(items, AsyncIterable):
+            index = 0
+            async for raw in items:
+                yield index, raw
+                index += 1
+        else:
+            for index, raw in enumerate(items):
+                yield index, raw
+
+    async def _feed(self, send: anyio.abc.ObjectSendStream[ItemOutcome]) -> None:
+        source = self._source()
+        lock = anyio.Lock()
+
+        async def worker() -> None:
+            while True:
+                async with lock:
+                    try:
+                        index, raw = await source.__anext__()
+                    except StopAsyncIteration:
+                        return
+                    self.summary.total += 1
+                outcome = await self._process(index, raw)
+                await send.send(outcome)
+
+        async with send, anyio.create_task_group() as tg:
+            for _ in range(self._workers):
+                tg.start_soon(worker)
+
+    # -- validation ------------------------------------------------------------------------
+
+    def _validate_all(self, items: Iterable[BatchItem | Mapping[str, Any]]) -> None:
+        errors: list[tuple[str, RequestValidationError]] = []
+        seen: set[str] = set()
+        for index, raw in enumerate(items):
+            key = str(index)
+            try:
+                item = _coerce(index, raw)
+                key = item.key or key
+                if key in seen:
+                    raise RequestValidationError(f"duplicate key {key!r}", field="key")
+                seen.add(key)
+                _, spec, params = _resolve_kind(item)
+                self._check_files(params)
+                build(spec.model, **_placeholders(params))
+            except RequestValidationError as err:
+                errors.append((key, err))
+        if errors:
+            raise BatchValidationError(errors)
+
+    async def _check_journal(self, items: Iterable[BatchItem | Mapping[str, Any]]) -> None:
+        """Refuse a journal written for other input before anything is submitted."""
+        assert self.journal is not None
+        for index, raw in enumerate(items):
+            item = _coerce(index, raw)
+            kind, _, params = _resolve_kind(item)
+            key = item.key or str(index)
+            record = await self.journal.get(key)
+            if record is not None and record.request_hash != request_hash(kind, params):
+                raise JournalMismatchError(
+                    f"item {key!r} differs from the one in journal {self.journal.path}: this "
+                    "journal belongs to other input; use a new journal path, or the original input"
+                )
+
+    def _check_files(self, params: Mapping[str, Any]) -> None:
+        for path in _paths_in(params):
+            full = self._base / path
+            if not full.is_file():
+                raise RequestValidationError(f"file not found: {full}", field=str(path))
+
+    # -- one item --------------------------------------------------------------------------
+
+    def _emit(self, type_: EventType, work: _Work, **kw: Any) -> None:
+        if self._on_event is not None:
+            try:
+                self._on_event(BatchEvent(type_, work.key, work.index, **kw))
+            except Exception:  # a progress display must never break a batch
+                logger.exception("batch on_event callback failed")
+
+    def _outcome(self, work: _Work, **kw: Any) -> ItemOutcome:
+        if kw.get("error") is None:
+            self.summary.succeeded += 1
+        else:
+            self.summary.failed += 1
+        return ItemOutcome(work.index, work.key, work.kind, resumed=work.resumed, **kw)
+
+    async def _process(self, index: int, raw: BatchItem | Mapping[str, Any]) -> ItemOutcome:
+        try:
+            item = _coerce(index, raw)
+            kind, spec, params = _resolve_kind(item)
+        except RequestValidationError as err:
+            work = _Work(index, str(index), str(getattr(raw, "kind", "?")), KINDS["modify"], {})
+            self._emit("failed", work, detail=str(err))
+            return self._outcome(work, error=err)
+        work = _Work(index, item.key or str(index), kind, spec, params)
+        try:
+            return await self._run_item(work)
+        except JournalError:
+            raise  # the journal cannot be trusted: stop the batch, never continue unrecorded
+        except PixVerseError as err:  # anything not handled below: still a per-item outcome
+            self._emit("failed", work, detail=str(err))
+            return self._outcome(work, error=err)
+
+    async def _run_item(self, work: _Work) -> ItemOutcome:
+        journal = self.journal
+        resume_trace: str | None = None
+        if journal is not None:
+            record = await journal.plan(
+                work.key,
+                kind=work.kind,
+                request_hash=request_hash(work.kind, work.params),
+                media=work.spec.media,
+            )
+            work.record = record
+            if record.finished:
+                work.resumed = True
+                self.summary.skipped += 1
+                self._emit("skipped", work, job_id=record.video_id, detail=record.state)
+                error = (
+                    None
+                    if record.state == "succeeded"
+                    else JobError(
+                        record.error or "failed in an earlier run",
+                        job_id=record.video_id or 0,
+                        status=record.status,
+                    )
+                )
+                if error is None:
+                    self.summary.succeeded += 1
+                else:
+                    self.summary.failed += 1
+                return ItemOutcome(
+                    work.index,
+                    work.key,
+                    work.kind,
+                    job_id=record.video_id,
+                    error=error,
+                    credits=record.credits,
+                    url=record.url,
+                    resumed=True,
+                    path=Path(record.download_path) if record.download_path else None,
+                )
+            if record.video_id is not None:
+                work.resumed = True
+                job = self._handle(work, record.video_id, record.credits)
+                await self._client._adopt(job)
+                self._emit("retried", work, job_id=job.id, detail="re-attached to polling")
+                self.summary.running += 1
+                return await self._finish(work, job)
+            if record.trace_id is not None:
+                work.resumed = True
+                resume_trace = record.trace_id
+                self._emit("retried", work, detail="resubmitting with its recorded trace id")
+        if self.summary.stopped:
+            return self._not_submitted(work, self.summary.stopped)
+        try:
+            body = build(work.spec.model, **await self._prepare(work)).to_body()
+        except RequestValidationError as err:
+            await self._record_failure(work, err)
+            return self._outcome(work, error=err)
+        projected = self._project(work)
+        over = (
+            self.max_credits is not None
+            and projected is not None
+            and self.summary.credits + self._reserved + projected > self.max_credits
+        )
+        if over:
+            self.summary.stopped = (
+                f"max_credits {self.max_credits} would be exceeded "
+                f"(spent {self.summary.credits}, next item ~{projected})"
+            )
+            return self._not_submitted(work, self.summary.stopped)
+        self._reserved += projected or 0
+        try:
+            job = await self._submit(work, body, resume_trace)
+        except InsufficientCreditsError as err:
+            self.summary.stopped = f"insufficient credits (ErrCode 500090): {err.message}"
+            await self._record_failure(work, err, reset=True)
+            return self._outcome(work, error=err)
+        except _AMBIGUOUS as err:
+            # the submit may have been created: keep the trace id for the next run
+            self._emit("failed", work, detail=f"no answer: {err}")
+            return self._outcome(work, error=err)
+        except APIError as err:
+            await self._record_failure(work, err)
+            return self._outcome(work, error=err)
+        finally:
+            self._reserved -= projected or 0
+        return await self._finish(work, job)
+
+    def _project(self, work: _Work) -> int | None:
+        estimate = _estimate(work.kind, work.params)
+        return estimate if estimate is not None else self._max_seen.get(work.kind)
+
+    def _not_submitted(self, work: _Work, why: str) -> ItemOutcome:
+        err = BatchStoppedError(f"not submitted: {why}")
+        self._emit("failed", work, detail=str(err))
+        return self._outcome(work, error=err)
+
+    async def _record_failure(
+        self, work: _Work, err: PixVerseError, *, reset: bool = False
+    ) -> None:
+        self._emit("failed", work, detail=str(err))
+        if self.journal is None:
+            return
+        if reset:
+            await self.journal.reset_for_resubmit(work.key)
+        else:
+            await self.journal.finished(
+                work.key, status=None, error=str(err), error_type=type(err).__name__
+            )
+
+    def _handle(self, work: _Work, job_id: int, credits: int | None) -> Job[Any]:
+        cls = ImageJob if work.spec.media == "image" else VideoJob
+        return cls(self._client, job_id, kind=work.kind, credits=credits)
+
+    async def _submit(self, work: _Work, body: Mapping[str, Any], trace: str | None) -> Job[Any]:
+        journal = self.journal
+
+        async def on_send(trace_id: str) -> None:
+            if journal is not None:
+                await journal.begin_submit(work.key, trace_id)
+            self.summary.submitted += 1
+            self._emit("submitted", work, detail=trace_id)
+
+        async def on_throttled() -> None:
+            self.summary.throttled += 1
+            if journal is not None:
+                await journal.reset_for_resubmit(work.key)
+            self._emit("throttled", work, detail="500044: waiting for a generation slot")
+
+        client = self._client
+        data, trace_id, submitted, slot = await client._submit(
+            work.spec.path, body, trace_id=trace, on_send=on_send, on_throttled=on_throttled
+        )
+        id_field = "image_id" if work.spec.media == "image" else "video_id"
+        credits = data.get("credits", data.get("credit"))
+        credits = credits if isinstance(credits, int) and not isinstance(credits, bool) else None
+        job = self._handle(work, int(data[id_field]), credits)
+        job.trace_id, job.submitted_at = trace_id, submitted
+        client._hold_until_done(job, slot)
+        if journal is not None:
+            await journal.accepted(work.key, video_id=job.id, credits=credits)
+        if credits is not None:
+            self.summary.credits += credits
+            self._max_seen[work.kind] = max(self._max_seen.get(work.kind, 0), credits)
+        self.summary.running += 1
+        self._emit("accepted", work, job_id=job.id, credits=credits)
+        return job
+
+    async def _finish(self, work: _Work, job: Job[Any]) -> ItemOutcome:
+        journal = self.journal
+        try:
+            result = await job.wait(timeout=self._job_timeout)
+        except JobTimeoutError as err:
+            self.summary.running -= 1
+            self._emit("failed", work, job_id=job.id, detail=str(err))
+            return self._outcome(work, job_id=job.id, error=err, credits=job.credits)
+        except JobError as err:
+            self.summary.running -= 1
+            if job.credits is not None and err.status in (7, 8):
+                self.summary.credits -= job.credits  # refunded
+            if journal is not None:
+                await journal.finished(
+                    work.key, status=err.status, error=str(err), error_type=type(err).__name__
+                )
+            self._emit("failed", work, job_id=job.id, detail=str(err))
+            return self._outcome(work, job_id=job.id, error=err)
+        self.summary.running -= 1
+        path = None
+        if self._download_dir is not None:
+            path = await self._download(work, job, result)
+        if journal is not None:
+            await journal.finished(
+                work.key, status=result.status, url=result.url, credits=job.credits
+            )
+        self._emit("succeeded", work, job_id=job.id, credits=job.credits)
+        return self._outcome(
+            work, job_id=job.id, result=result, credits=job.credits, path=path, url=result.url
+        )
+
+    async def _download(self, work: _Work, job: Job[Any], result: Any) -> Path | None:
+        assert self._download_dir is not None
+        suffix = Path(str(result.url).split("?")[0]).suffix or (
+            ".png" if job.media == "image" else ".mp4"
+        )
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", work.key)
+        target = self._download_dir / f"{safe}{suffix}"
+        size = getattr(result, "size", None)
+        if await anyio.Path(target).is_file() and (
+            not isinstance(size, int) or (await anyio.Path(target).stat()).st_size == size
+        ):
+            return target
+        async with self._download_limit:
+            await self._client.download(result, target)
+        if self.journal is not None:
+            await self.journal.downloaded(work.key, str(target))
+        self._emit("downloaded", work, job_id=job.id, detail=str(target))
+        return target
+
+    # -- files and masks -------------------------------------------------------------------
+
+    async def _prepare(self, work: _Work) -> dict[str, Any]:
+        """Upload named files and resolve mask names; return the API fields."""
+        params = dict(work.params)
+        for name in _IMAGE_FIELDS:
+            if _is_path(params.get(name)):
+                params[name] = await self._upload(params[name], "image")
+        for name in _MEDIA_FIELDS:
+            if _is_path(params.get(name)):
+                params[name] = await self._upload(params[name], "media")
+        if isinstance(params.get("img_ids"), list):
+            params["img_ids"] = [
+                await self._upload(v, "image") if _is_path(v) else v for v in params["img_ids"]
+            ]
+        for name in ("image_references", "multi_transition"):
+            if isinstance(params.get(name), list):
+                resolved = []
+                for entry in params[name]:
+                    if isinstance(entry, Mapping) and _is_path(entry.get("img_id")):
+                        entry = {**entry, "img_id": await self._upload(entry["img_id"], "image")}
+                    resolved.append(entry)
+                params[name] = resolved
+        names = params.pop("mask_names", None)
+        single = params.pop("mask_name", None)
+        if names is not None or single is not None:
+            keyframe = int(params.get("keyframe_id") or 1)
+            masks = await self._mask_ids(params, keyframe)
+            wanted = list(names or []) + ([single] if single is not None else [])
+            missing = [n for n in wanted if n not in masks]
+            if missing:
+                raise RequestValidationError(
+                    f"mask name(s) {missing} not found; this video has {sorted(masks)}",
+                    field="mask_names" if names is not None else "mask_name",
+                )
+            params["keyframe_id"] = keyframe
+            if names is not None:
+                params["mask_ids"] = [masks[n] for n in names]
+            if single is not None:
+                params["mask_id"] = masks[single]
+        return params
+
+    async def _upload(self, value: str | os.PathLike[str], kind: str) -> int:
+        path = self._base / Path(value)
+        digest = await anyio.to_thread.run_sync(_sha256, path)
+        cache_key = (kind, digest)
+        while True:
+            cached = self._uploads.get(cache_key)
+            if isinstance(cached, int):
+                return cached
+            if cached is None:
+                break
+            await cached.wait()  # another worker is uploading the same file
+        pending = anyio.Event()
+        self._uploads[cache_key] = pending
+        try:
+            upload_id = await self.journal.cached_upload(digest, kind) if self.journal else None
+            if upload_id is None:
+                media = self._client.media
+                if kind == "image":
+                    upload_id = (await media.upload_image(path)).img_id
+                else:
+                    upload_id = (await media.upload_media(path)).media_id
+                if self.journal is not None:
+                    await self.journal.cache_upload(digest, kind, upload_id)
+            self._uploads[cache_key] = upload_id
+            return upload_id
+        except BaseException:
+            del self._uploads[cache_key]
+            raise
+        finally:
+            pending.set()
+
+    async def _mask_ids(self, params: Mapping[str, Any], keyframe: int) -> dict[str, str]:
+        if params.get("video_media_id") is not None:
+            source = f"media:{params['video_media_id']}"
+            selector = {"video_media_id": params["video_media_id"]}
+        else:
+            source = f"video:{params.get('source_video_id')}"
+            selector = {"source_video_id": params.get("source_video_id")}
+        cache_key = (source, keyframe)
+        while True:
+            cached = self._masks.get(cache_key)
+            if isinstance(cached, dict):
+                return cached
+            if cached is None:
+                break
+            await cached.wait()
+        pending = anyio.Event()
+        self._masks[cache_key] = pending
+        try:
+            masks = await self.journal.cached_masks(source, keyframe) if self.journal else None
+            if masks is None:
+                selection = await self._client.video.mask_selection(
+                    **selector, keyframe_id=keyframe
+                )
+                masks = {m.mask_name or "": m.mask_id for m in selection.mask_info}
+                if self.journal is not None:
+                    await self.journal.cache_masks(source, keyframe, masks)
+            self._masks[cache_key] = masks
+            return masks
+        except BaseException:
+            del self._masks[cache_key]
+            raise
+        finally:
+            pending.set()
+
+
+def _paths_in(params: Mapping[str, Any]) -> list[Any]:
+    found = [params[n] for n in (*_IMAGE_FIELDS, *_MEDIA_FIELDS) if _is_path(params.get(n))]
+    if isinstance(params.get("img_ids"), list):
+        found += [v for v in params["img_ids"] if _is_path(v)]
+    for name in ("image_references", "multi_transition"):
+        if isinstance(params.get(name), list):
+            found += [
+                e["img_id"]
+                for e in params[name]
+                if isinstance(e, Mapping) and _is_path(e.get("img_id"))
+            ]
+    return found
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as exc:
+        raise RequestValidationError(f"cannot read {path}: {exc}", field=str(path)) from None
+    return digest.hexdigest()
+
+
+__all__ = [
+    "KINDS",
+    "Batch",
+    "BatchEvent",
+    "BatchItem",
+    "BatchStoppedError",
+    "BatchSummary",
+    "BatchValidationError",
+    "ItemOutcome",
+]

@@ -1,0 +1,335 @@
+"""The batch engine against the emulator: fan-out, outcomes, files, masks, budget, resume."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pixverse_async import AsyncPixVerse, PollPolicy, RetryPolicy
+from pixverse_async._batch import (
+    BatchEvent,
+    BatchItem,
+    BatchStoppedError,
+    BatchValidationError,
+)
+from pixverse_async._exceptions import JobFailedError, JobModeratedError
+from pixverse_async._journal import Journal, JournalMismatchError
+from pixverse_async.emulator import (
+    AccountConfig,
+    Emulator,
+    EmulatorConfig,
+    FaultKind,
+    FaultPlan,
+    FaultRule,
+    Fixed,
+    make_mp4,
+    make_png,
+)
+
+pytestmark = pytest.mark.anyio
+
+KEY = "pv-batch-test-key-0000001"
+POLL = PollPolicy(interval=0.02, jitter=0.1, max_rps=None, max_concurrency=64)
+RETRY = RetryPolicy(max_retries=6, initial_backoff=0.001, max_backoff=0.01, max_elapsed=20)
+
+
+def emulator(limit: int = 5, *, credits: int = 10**9, seed: int = 21) -> Emulator:
+    account = AccountConfig(
+        api_key=KEY, concurrency=limit, credit_monthly=0, credit_package=credits
+    )
+    return Emulator(EmulatorConfig(accounts=(account,), job_duration=Fixed(0.05), seed=seed))
+
+
+@pytest.fixture
+async def emu() -> AsyncIterator[Emulator]:
+    async with emulator() as e:
+        yield e
+
+
+@pytest.fixture
+async def client(emu: Emulator) -> AsyncIterator[AsyncPixVerse]:
+    async with AsyncPixVerse(KEY, base_url=emu.base_url, poll=POLL, retry=RETRY) as c:
+        yield c
+
+
+@pytest.fixture
+def media(tmp_path: Path) -> Path:
+    folder = tmp_path / "media"
+    folder.mkdir()
+    (folder / "a.mp4").write_bytes(make_mp4(5.0, 1280, 720))
+    (folder / "b.mp4").write_bytes(make_mp4(3.0, 720, 1280))
+    (folder / "face.png").write_bytes(make_png(64, 64))
+    return folder
+
+
+def remix_items(n: int, *, prompt: str = "@selection0 is swapped with @img0") -> list[BatchItem]:
+    return [
+        BatchItem(
+            "modify",
+            {
+                "video_media_id": "a.mp4" if i % 2 == 0 else "b.mp4",
+                "prompt": prompt,
+                "mask_names": ["person"],
+                "img_ids": ["face.png"],
+                "quality": "540p",
+            },
+            key=f"remix-{i:03d}",
+        )
+        for i in range(n)
+    ]
+
+
+async def test_bulk_remix_uploads_once_selects_masks_once_and_downloads(
+    client: AsyncPixVerse, emu: Emulator, media: Path, tmp_path: Path
+) -> None:
+    events: list[BatchEvent] = []
+    outcomes = await client.run_batch(
+        remix_items(20), base_dir=media, download_dir=tmp_path / "out", on_event=events.append
+    )
+    assert [o.key for o in outcomes] == [f"remix-{i:03d}" for i in range(20)]  # input order
+    assert all(o.ok for o in outcomes), [o.error for o in outcomes if not o.ok]
+    stats = emu.stats()
+    assert stats["uploads"] == 3  # a.mp4, b.mp4, face.png: each once
+    assert stats["requests_by_endpoint"]["/video/mask/selection"] == 2  # one per video
+    assert stats["jobs_created"] == 20 and stats["duplicate_generations"] == 20 - 2
+    # (20 identical bodies over 2 videos: the emulator counts equal bodies; the job count is exact)
+    for outcome in outcomes:
+        assert outcome.path is not None and outcome.path.stat().st_size == outcome.result.size
+    # 10 jobs on the 5 s clip at 540p (50 credits), 10 on the 3 s clip (30), 2 mask selections
+    assert stats["credits_charged"] == 10 * 50 + 10 * 30 + 2 * 2
+    kinds = {e.type for e in events}
+    assert {"submitted", "accepted", "succeeded", "downloaded"} <= kinds
+
+
+async def test_as_completed_and_mixed_outcomes(client: AsyncPixVerse, emu: Emulator) -> None:
+    prompts = ["fine", "[emulator:fail]", "fine too", "[emulator:moderate]", "also fine"]
+    items = [
+        {
+            "key": f"k{i}",
+            "kind": "text_to_video",
+            "params": {
+                "prompt": p,
+                "model": "v5",
+                "duration": 5,
+                "quality": "540p",
+                "aspect_ratio": "16:9",
+            },
+        }
+        for i, p in enumerate(prompts)
+    ]
+    seen = {}
+    async with client.batch(items) as batch:
+        async for outcome in batch:
+            seen[outcome.key] = outcome
+    assert set(seen) == {f"k{i}" for i in range(5)}
+    assert isinstance(seen["k1"].error, JobFailedError)
+    assert isinstance(seen["k3"].error, JobModeratedError)
+    assert [seen[k].ok for k in ("k0", "k2", "k4")] == [True] * 3
+    assert batch.summary.succeeded == 3 and batch.summary.failed == 2
+    assert batch.summary.credits == 3 * 45  # the failed two were refunded
+
+
+async def test_invalid_items_are_refused_before_any_request(
+    client: AsyncPixVerse, emu: Emulator, media: Path
+) -> None:
+    items: list[Any] = remix_items(3)
+    items.append(
+        BatchItem(
+            "modify",
+            {"video_media_id": "a.mp4", "prompt": "@img2", "quality": "540p"},
+            key="bad-ref",
+        )
+    )
+    items.append({"key": "bad-kind", "kind": "teleport", "params": {}})
+    items.append(
+        BatchItem(
+            "modify",
+            {"video_media_id": "missing.mp4", "prompt": "x", "quality": "540p"},
+            key="no-file",
+        )
+    )
+    with pytest.raises(BatchValidationError) as info:
+        await client.run_batch(items, base_dir=media)
+    assert [key for key, _ in info.value.errors] == ["bad-ref", "bad-kind", "no-file"]
+    assert "img2" in str(info.value) or "@img" in str(info.value)
+    assert emu.stats()["requests_total"] == 0
+
+
+async def test_max_credits_stops_submitting(client: AsyncPixVerse, emu: Emulator) -> None:
+    items = [
+        BatchItem(
+            "text_to_video",
+            {
+                "prompt": f"p{i}",
+                "model": "v5",
+                "duration": 5,
+                "quality": "720p",
+                "aspect_ratio": "16:9",
+            },
+        )
+        for i in range(10)
+    ]
+    outcomes = await client.run_batch(items, max_credits=250)  # 60 each: 4 fit
+    done = [o for o in outcomes if o.ok]
+    stopped = [o for o in outcomes if isinstance(o.error, BatchStoppedError)]
+    assert len(done) == 4 and len(stopped) == 6
+    assert emu.stats()["credits_charged"] == 240 <= 250
+    assert "max_credits" in str(stopped[0].error)
+
+
+async def test_insufficient_credits_stops_submitting() -> None:
+    async with (
+        emulator(credits=100) as emu,
+        AsyncPixVerse(KEY, base_url=emu.base_url, poll=POLL, retry=RETRY) as client,
+    ):
+        items = [
+            BatchItem(
+                "text_to_video",
+                {
+                    "prompt": f"p{i}",
+                    "model": "v5",
+                    "duration": 5,
+                    "quality": "540p",
+                    "aspect_ratio": "16:9",
+                },
+            )
+            for i in range(6)
+        ]
+        outcomes = await client.run_batch(items, workers=1)
+    assert [o.ok for o in outcomes[:2]] == [True, True]  # 2 x 45 of 100
+    assert "500090" in str(outcomes[2].error) or "Insufficient" in str(outcomes[2].error)
+    assert all(isinstance(o.error, BatchStoppedError) for o in outcomes[3:])
+    assert emu.stats()["jobs_created"] == 2
+
+
+async def test_faults_end_with_every_item_terminal_and_nothing_paid_twice(
+    tmp_path: Path,
+) -> None:
+    async with (
+        emulator(limit=4) as emu,
+        AsyncPixVerse(KEY, base_url=emu.base_url, poll=POLL, retry=RETRY) as client,
+    ):
+        emu.set_faults(
+            FaultPlan(
+                rules=(
+                    FaultRule(FaultKind.ACCEPTED_THEN_LOST, rate=0.2, path="/generate"),
+                    FaultRule(FaultKind.RESET, rate=0.05, method="POST"),
+                    FaultRule(FaultKind.HTTP_503, rate=0.05),
+                    FaultRule(FaultKind.HTTP_500, rate=0.05, method="GET"),
+                )
+            )
+        )
+        items = [
+            BatchItem(
+                "text_to_video",
+                {
+                    "prompt": f"take {i}",
+                    "model": "v5",
+                    "duration": 5,
+                    "quality": "360p",
+                    "aspect_ratio": "16:9",
+                },
+                key=f"t{i}",
+            )
+            for i in range(60)
+        ]
+        outcomes = await client.run_batch(items, journal=tmp_path / "run.db")
+        stats = emu.stats()
+    assert all(o.ok for o in outcomes), [str(o.error) for o in outcomes if not o.ok]
+    assert stats["jobs_created"] == 60
+    assert stats["duplicate_generations"] == 0
+    assert stats["dedup_hits"] >= 1
+    assert max(stats["max_concurrent_observed"].values()) <= 4
+
+
+async def test_rerun_with_the_journal_skips_finished_items(
+    client: AsyncPixVerse, emu: Emulator, media: Path, tmp_path: Path
+) -> None:
+    journal = tmp_path / "run.db"
+    first = await client.run_batch(remix_items(6), base_dir=media, journal=journal)
+    assert all(o.ok for o in first)
+    before = emu.stats()
+    again = await client.run_batch(remix_items(6), base_dir=media, journal=journal)
+    after = emu.stats()
+    assert all(o.ok and o.resumed for o in again)
+    assert [o.url for o in again] == [o.url for o in first]
+    assert after["jobs_created"] == before["jobs_created"]  # nothing submitted again
+    assert after["uploads"] == before["uploads"]  # uploads and masks came from the journal
+    assert after["requests_by_endpoint"].get("/video/mask/selection") == before[
+        "requests_by_endpoint"
+    ].get("/video/mask/selection")
+
+
+async def test_interrupted_batch_resumes_without_paying_twice(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    journal = tmp_path / "run.db"
+    items = [
+        BatchItem(
+            "text_to_video",
+            {
+                "prompt": f"take {i}",
+                "model": "v5",
+                "duration": 5,
+                "quality": "360p",
+                "aspect_ratio": "16:9",
+            },
+            key=f"t{i}",
+        )
+        for i in range(30)
+    ]
+    async with (
+        AsyncPixVerse(KEY, base_url=emu.base_url, poll=POLL, retry=RETRY) as client,
+        client.batch(items, journal=journal) as batch,
+    ):
+        async for _ in batch:
+            if batch.summary.succeeded >= 5:
+                break  # stop early: running and unsubmitted items stay in the journal
+    async with await Journal.open(journal) as j:
+        states = {r.state for r in await j.records()}
+    assert "succeeded" in states and states != {"succeeded"}
+    async with AsyncPixVerse(KEY, base_url=emu.base_url, poll=POLL, retry=RETRY) as client:
+        outcomes = await client.run_batch(items, journal=journal)
+    assert all(o.ok for o in outcomes)
+    stats = emu.stats()
+    assert stats["jobs_created"] == 30
+    assert stats["duplicate_generations"] == 0
+
+
+async def test_journal_of_other_input_is_refused(
+    client: AsyncPixVerse, emu: Emulator, media: Path, tmp_path: Path
+) -> None:
+    journal = tmp_path / "run.db"
+    await client.run_batch(remix_items(2), base_dir=media, journal=journal)
+    jobs = emu.stats()["jobs_created"]
+    with pytest.raises(JournalMismatchError, match="remix-000"):
+        await client.run_batch(
+            remix_items(2, prompt="@selection0 becomes a robot"), base_dir=media, journal=journal
+        )
+    assert emu.stats()["jobs_created"] == jobs
+
+
+async def test_lazy_input_is_consumed_as_workers_free_up(client: AsyncPixVerse) -> None:
+    pulled = 0
+
+    async def generate() -> AsyncIterator[dict[str, Any]]:
+        nonlocal pulled
+        for i in range(40):
+            pulled += 1
+            yield {
+                "key": f"g{i}",
+                "kind": "image_template",
+                "params": {"template_id": 400_001, "img_ids": [img_id]},
+            }
+
+    img_id = (await client.media.upload_image(make_png(32, 32), filename="x.png")).img_id
+    first_seen_at = None
+    async with client.batch(generate(), workers=4) as batch:
+        async for _ in batch:
+            if first_seen_at is None:
+                first_seen_at = pulled
+    assert first_seen_at is not None and first_seen_at <= 4 + 4 + 1  # workers + buffer
+    assert batch.summary.succeeded == 40
