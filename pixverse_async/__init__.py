@@ -8,6 +8,15 @@ The emulator lives in :mod:`pixverse_async.emulator`; request and response model
 :mod:`pixverse_async.types`.
 """
 
+from ._batch import (
+    Batch,
+    BatchEvent,
+    BatchItem,
+    BatchStoppedError,
+    BatchSummary,
+    BatchValidationError,
+    ItemOutcome,
+)
 from ._client import AsyncPixVerse
 from ._config import Limits, PollPolicy, RetryPolicy, Timeouts
 from ._constants import BASE_URL_CN, BASE_URL_INTL
@@ -37,6 +46,14 @@ from ._exceptions import (
     ServerError,
 )
 from ._jobs import ImageJob, Job, VideoJob
+from ._journal import (
+    Journal,
+    JournalCorruptError,
+    JournalError,
+    JournalMismatchError,
+    JournalRecord,
+)
+from ._limiter import LimiterStatistics, SlotLimiter
 from ._version import __version__
 
 __all__ = [
@@ -47,6 +64,12 @@ __all__ = [
     "APITimeoutError",
     "AsyncPixVerse",
     "AuthenticationError",
+    "Batch",
+    "BatchEvent",
+    "BatchItem",
+    "BatchStoppedError",
+    "BatchSummary",
+    "BatchValidationError",
     "ClientClosedError",
     "ConcurrencyLimitError",
     "ConfigurationError",
@@ -54,12 +77,19 @@ __all__ = [
     "InsufficientCreditsError",
     "InvalidInputError",
     "InvalidRequestError",
+    "ItemOutcome",
     "Job",
     "JobDeletedError",
     "JobError",
     "JobFailedError",
     "JobModeratedError",
     "JobTimeoutError",
+    "Journal",
+    "JournalCorruptError",
+    "JournalError",
+    "JournalMismatchError",
+    "JournalRecord",
+    "LimiterStatistics",
     "Limits",
     "ModerationError",
     "NotFoundError",
@@ -71,6 +101,7 @@ __all__ = [
     "RetryPolicy",
     "ServerBusyError",
     "ServerError",
+    "SlotLimiter",
     "Timeouts",
     "VideoJob",
     "__version__",
