@@ -29,8 +29,13 @@ from ._batch import DEFAULT_WORKERS, Batch, BatchEvent, BatchItem, ItemOutcome
 from ._config import Limits, PollPolicy, RetryPolicy, Timeouts
 from ._constants import BASE_URL_CN, BASE_URL_INTL, ENV_API_KEY, ENV_BASE_URL, USER_AGENT_PREFIX
 from ._download import download_to
-from ._exceptions import ClientClosedError, ConcurrencyLimitError, ConfigurationError
-from ._jobs import ImageJob, Job, VideoJob
+from ._exceptions import (
+    ClientClosedError,
+    ConcurrencyLimitError,
+    ConfigurationError,
+    RequestValidationError,
+)
+from ._jobs import ImageJob, Job, VideoJob, created_id
 from ._journal import Journal
 from ._limiter import Slot, SlotLimiter
 from ._polling import PollScheduler
@@ -243,7 +248,7 @@ class AsyncPixVerse:
         data, trace_id, submitted, slot = await self._submit(path, body)
         job = VideoJob(
             self,
-            int(data["video_id"]),
+            created_id(data, "video_id", trace_id),
             kind=kind,
             trace_id=trace_id,
             credits=_credits(data),
@@ -256,7 +261,7 @@ class AsyncPixVerse:
         data, trace_id, submitted, slot = await self._submit(path, body)
         job = ImageJob(
             self,
-            int(data["image_id"]),
+            created_id(data, "image_id", trace_id),
             kind=kind,
             trace_id=trace_id,
             credits=_credits(data),
@@ -362,11 +367,11 @@ class AsyncPixVerse:
 
     def video_job(self, video_id: int, *, kind: str = "video") -> VideoJob:
         """A handle for an existing ``video_id`` (e.g. stored before a restart)."""
-        return VideoJob(self, int(video_id), kind=kind)
+        return VideoJob(self, _job_id(video_id, "video_id"), kind=kind)
 
     def image_job(self, image_id: int, *, kind: str = "image") -> ImageJob:
         """A handle for an existing ``image_id``."""
-        return ImageJob(self, int(image_id), kind=kind)
+        return ImageJob(self, _job_id(image_id, "image_id"), kind=kind)
 
     async def as_completed(
         self, jobs: Iterable[J], *, timeout: float | None = None
@@ -528,3 +533,12 @@ def _credits(data: Mapping[str, Any]) -> int | None:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
     return None
+
+
+def _job_id(value: object, name: str) -> int:
+    """An id must be an int (a float loses precision above 2**53; a str may be a mistake)."""
+    if type(value) is not int or value <= 0:
+        raise RequestValidationError(
+            f"{name} must be a positive integer, got {value!r}", field=name
+        )
+    return value

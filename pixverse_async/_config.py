@@ -32,9 +32,10 @@ class Timeouts:
         connect: establishing a TCP/TLS connection.
         read: waiting for the next bytes of an answer.
         total: one whole attempt, send to last byte (default: no limit; ``read`` bounds stalls).
-        pool: waiting for a free pooled connection. This is local queueing, not a network
-            failure: it raises :class:`APITimeoutError` only if you set it, and is never
-            retried as a network timeout would be.
+        pool: waiting for a free pooled connection (default: no limit). It is local
+            queueing, not a network failure, so by default it never times out; if you set it,
+            running out raises :class:`APITimeoutError` (retried like any timeout, with the
+            same trace id).
     """
 
     connect: float | None = CONNECT_TIMEOUT

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from ._exceptions import ServerError
 from .types.image import ImageResult
 from .types.video import VideoResult
 
@@ -140,3 +142,15 @@ class ImageJob(Job[ImageResult]):
     """An image generation job (``image_id``)."""
 
     media = "image"
+
+
+def created_id(data: Mapping[str, Any], name: str, trace_id: str) -> int:
+    """The id a successful submit returned; a clear error (with the trace id) if it is missing."""
+    value = data.get(name)
+    if type(value) is not int:
+        raise ServerError(
+            f"the submit succeeded but the answer has no usable {name} ({value!r}); quote the "
+            "trace id to PixVerse support, and resubmit with the same trace id to recover the job",
+            trace_id=trace_id,
+        )
+    return value

@@ -3,7 +3,8 @@ retryable.
 
 Retried (with exponential backoff and full jitter, bounded by attempts and elapsed time):
 connection errors and timeouts, HTTP 429 (after ``Retry-After`` when given), HTTP 5xx and
-non-JSON answers, ErrCodes 500069 / 500100 / 99999 / 500041.
+non-JSON answers, ErrCodes 500069 / 500100 / 99999 (reference 10.2). 500041 (the server could
+not fetch an ``image_url``) is a server error but not in that list: it is not retried.
 
 Never retried: validation and authentication errors, every other ErrCode, and 500044
 (:class:`ConcurrencyLimitError`), which goes back to the generation-slot limiter instead.
@@ -42,8 +43,14 @@ RETRYABLE: tuple[type[PixVerseError], ...] = (
 )
 
 
+#: server errors that reference 10.2 does not list as retryable
+NOT_RETRIED_CODES = frozenset({500041})
+
+
 def is_retryable(exc: BaseException) -> bool:
     """Whether ``exc`` is a transient failure worth another attempt with the same trace id."""
+    if isinstance(exc, ServerError) and exc.code in NOT_RETRIED_CODES:
+        return False
     return isinstance(exc, RETRYABLE)
 
 

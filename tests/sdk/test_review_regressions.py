@@ -250,3 +250,30 @@ async def test_redirects_are_not_followed_with_the_key() -> None:
                     await client.account.balance()
     assert info.value.http_status == 302
     assert seen == []
+
+
+def test_500041_is_not_retried() -> None:
+    """Reference 10.2 lists 500069/500100/99999 as retryable, not 500041 (URL fetch failed)."""
+    from pixverse_async._exceptions import ServerError
+    from pixverse_async._retry import is_retryable
+
+    assert not is_retryable(ServerError("fetch failed", code=500041))
+    assert is_retryable(ServerError("db", code=500100))
+
+
+def test_job_ids_must_be_ints() -> None:
+    from pixverse_async import AsyncPixVerse, RequestValidationError
+
+    client = AsyncPixVerse("pv-some-key-for-this-test")
+    with pytest.raises(RequestValidationError, match="video_id"):
+        client.video_job(9007199254740993.0)  # type: ignore[arg-type]
+    assert client.video_job(9007199254740993).id == 9007199254740993
+
+
+def test_created_job_without_an_id_is_a_clear_server_error() -> None:
+    from pixverse_async._exceptions import ServerError
+    from pixverse_async._jobs import created_id
+
+    with pytest.raises(ServerError) as info:
+        created_id({"credits": 5}, "video_id", "trace-42")
+    assert info.value.trace_id == "trace-42" and "video_id" in str(info.value)
