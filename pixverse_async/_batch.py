@@ -418,7 +418,13 @@ class Batch:
         if exc_type is not None or not self._exhausted:
             self._tg.cancel_scope.cancel()
         try:
-            return await self._tg.__aexit__(exc_type, exc, tb)
+            try:
+                return await self._tg.__aexit__(exc_type, exc, tb)
+            except BaseException as group:
+                single = _single(group)
+                if single is group:
+                    raise
+                raise single from None  # e.g. JournalMismatchError, not a nested group
         finally:
             if self._receive is not None:
                 await self._receive.aclose()
@@ -561,29 +567,26 @@ class Batch:
                 work.resumed = True
                 self.summary.skipped += 1
                 self._emit("skipped", work, job_id=record.video_id, detail=record.state)
-                error = (
-                    None
-                    if record.state == "succeeded"
-                    else JobError(
+                error: BaseException | None = None
+                if record.state != "succeeded":
+                    error = JobError(
                         record.error or "failed in an earlier run",
                         job_id=record.video_id or 0,
                         status=record.status,
                     )
-                )
-                if error is None:
-                    self.summary.succeeded += 1
-                else:
-                    self.summary.failed += 1
-                return ItemOutcome(
-                    work.index,
-                    work.key,
-                    work.kind,
+                path = Path(record.download_path) if record.download_path else None
+                if error is None and self._download_dir is not None and record.url:
+                    try:  # fetch what an earlier run could not
+                        path = await self._download(work, record.url, None)
+                    except (PixVerseError, OSError) as err:
+                        error = err
+                return self._outcome(
+                    work,
                     job_id=record.video_id,
                     error=error,
                     credits=record.credits,
                     url=record.url,
-                    resumed=True,
-                    path=Path(record.download_path) if record.download_path else None,
+                    path=path,
                 )
             if record.video_id is not None:
                 work.resumed = True
@@ -712,35 +715,47 @@ class Batch:
             self._emit("failed", work, job_id=job.id, detail=str(err))
             return self._outcome(work, job_id=job.id, error=err)
         self.summary.running -= 1
-        path = None
-        if self._download_dir is not None:
-            path = await self._download(work, job, result)
         if journal is not None:
             await journal.finished(
                 work.key, status=result.status, url=result.url, credits=job.credits
             )
+        path = None
+        if self._download_dir is not None:
+            try:
+                path = await self._download(work, result.url, getattr(result, "size", None))
+            except (PixVerseError, OSError) as err:
+                # the job succeeded and is paid: keep it; the next run retries the download
+                self._emit("failed", work, job_id=job.id, detail=f"download failed: {err}")
+                return self._outcome(
+                    work,
+                    job_id=job.id,
+                    result=result,
+                    credits=job.credits,
+                    error=err,
+                    url=result.url,
+                )
         self._emit("succeeded", work, job_id=job.id, credits=job.credits)
         return self._outcome(
             work, job_id=job.id, result=result, credits=job.credits, path=path, url=result.url
         )
 
-    async def _download(self, work: _Work, job: Job[Any], result: Any) -> Path | None:
+    async def _download(self, work: _Work, url: str, size: Any) -> Path:
+        """Download a result into ``download_dir`` as ``<key><ext>`` (kept if already there)."""
         assert self._download_dir is not None
-        suffix = Path(str(result.url).split("?")[0]).suffix or (
-            ".png" if job.media == "image" else ".mp4"
-        )
+        default = ".png" if work.spec.media == "image" else ".mp4"
+        suffix = Path(url.split("?")[0]).suffix or default
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", work.key)
         target = self._download_dir / f"{safe}{suffix}"
-        size = getattr(result, "size", None)
-        if await anyio.Path(target).is_file() and (
-            not isinstance(size, int) or (await anyio.Path(target).stat()).st_size == size
+        present = anyio.Path(target)
+        if await present.is_file() and (
+            not isinstance(size, int) or (await present.stat()).st_size == size
         ):
             return target
         async with self._download_limit:
-            await self._client.download(result, target)
+            await self._client.download(url, target)
         if self.journal is not None:
             await self.journal.downloaded(work.key, str(target))
-        self._emit("downloaded", work, job_id=job.id, detail=str(target))
+        self._emit("downloaded", work, detail=str(target))
         return target
 
     # -- files and masks -------------------------------------------------------------------
@@ -849,6 +864,16 @@ class Batch:
             raise
         finally:
             pending.set()
+
+
+def _single(exc: BaseException) -> BaseException:
+    """The one error inside (nested) exception groups of one error each, else ``exc``."""
+    while type(exc).__name__ in ("ExceptionGroup", "BaseExceptionGroup"):
+        inner: tuple[BaseException, ...] = tuple(getattr(exc, "exceptions", ()))
+        if len(inner) != 1:
+            return exc
+        exc = inner[0]
+    return exc
 
 
 def _paths_in(params: Mapping[str, Any]) -> list[Any]:

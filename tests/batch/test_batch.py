@@ -333,3 +333,42 @@ async def test_lazy_input_is_consumed_as_workers_free_up(client: AsyncPixVerse) 
                 first_seen_at = pulled
     assert first_seen_at is not None and first_seen_at <= 4 + 4 + 1  # workers + buffer
     assert batch.summary.succeeded == 40
+
+
+async def test_journal_with_downloads_records_and_redownloads_missing_files(
+    client: AsyncPixVerse, emu: Emulator, media: Path, tmp_path: Path
+) -> None:
+    journal, out = tmp_path / "run.db", tmp_path / "out"
+    first = await client.run_batch(
+        remix_items(4), base_dir=media, journal=journal, download_dir=out
+    )
+    assert all(o.ok and o.path is not None and o.path.is_file() for o in first)
+    async with await Journal.open(journal) as j:
+        records = await j.records()
+    assert {r.state for r in records} == {"succeeded"}
+    assert all(r.download_path for r in records)
+    assert first[0].path is not None
+    first[0].path.unlink()  # lost locally: the next run fetches it again, submitting nothing
+    jobs = emu.stats()["jobs_created"]
+    again = await client.run_batch(
+        remix_items(4), base_dir=media, journal=journal, download_dir=out
+    )
+    assert all(o.ok and o.resumed for o in again)
+    assert again[0].path is not None and again[0].path.is_file()
+    assert emu.stats()["jobs_created"] == jobs
+
+
+async def test_batch_stopping_errors_are_not_wrapped_in_groups(
+    client: AsyncPixVerse, media: Path, tmp_path: Path
+) -> None:
+    journal = tmp_path / "run.db"
+
+    async def lazy(prompt: str) -> AsyncIterator[BatchItem]:
+        for item in remix_items(2, prompt=prompt):
+            yield item
+
+    await client.run_batch(
+        lazy("@selection0 is swapped with @img0"), base_dir=media, journal=journal
+    )
+    with pytest.raises(JournalMismatchError):  # lazy input: found per item, still unwrapped
+        await client.run_batch(lazy("@selection0 becomes a robot"), base_dir=media, journal=journal)
