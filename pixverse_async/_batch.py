@@ -56,7 +56,7 @@ from ._exceptions import (
     ServerBusyError,
     ServerError,
 )
-from ._jobs import ImageJob, Job, VideoJob, created_id
+from ._jobs import ImageJob, Job, VideoJob, created_credits, created_id
 from ._journal import Journal, JournalError, JournalMismatchError, JournalRecord, request_hash
 from .types._base import RequestModel, build
 from .types.image import ImageTemplateRequest
@@ -682,8 +682,7 @@ class Batch:
             work.spec.path, body, trace_id=trace, on_send=on_send, on_throttled=on_throttled
         )
         id_field = "image_id" if work.spec.media == "image" else "video_id"
-        credits = data.get("credits", data.get("credit"))
-        credits = credits if isinstance(credits, int) and not isinstance(credits, bool) else None
+        credits = created_credits(data)
         job = self._handle(work, created_id(data, id_field, trace_id), credits)
         job.trace_id, job.submitted_at = trace_id, submitted
         client._hold_until_done(job, slot)

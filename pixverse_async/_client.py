@@ -35,7 +35,7 @@ from ._exceptions import (
     ConfigurationError,
     RequestValidationError,
 )
-from ._jobs import ImageJob, Job, VideoJob, created_id
+from ._jobs import ImageJob, Job, VideoJob, created_credits, created_id
 from ._journal import Journal
 from ._limiter import Slot, SlotLimiter
 from ._polling import PollScheduler
@@ -245,26 +245,21 @@ class AsyncPixVerse:
         return response
 
     async def _submit_video(self, kind: str, path: str, body: Mapping[str, Any]) -> VideoJob:
-        data, trace_id, submitted, slot = await self._submit(path, body)
-        job = VideoJob(
-            self,
-            created_id(data, "video_id", trace_id),
-            kind=kind,
-            trace_id=trace_id,
-            credits=_credits(data),
-            submitted_at=submitted,
-        )
-        self._hold_until_done(job, slot)
-        return job
+        return await self._submit_job(VideoJob, kind, path, body)
 
     async def _submit_image(self, kind: str, path: str, body: Mapping[str, Any]) -> ImageJob:
+        return await self._submit_job(ImageJob, kind, path, body)
+
+    async def _submit_job(self, cls: type[J], kind: str, path: str, body: Mapping[str, Any]) -> J:
+        """Submit through the limiter; the job keeps its slot until it ends."""
         data, trace_id, submitted, slot = await self._submit(path, body)
-        job = ImageJob(
+        id_field = "image_id" if cls.media == "image" else "video_id"
+        job = cls(
             self,
-            created_id(data, "image_id", trace_id),
+            created_id(data, id_field, trace_id),
             kind=kind,
             trace_id=trace_id,
-            credits=_credits(data),
+            credits=created_credits(data),
             submitted_at=submitted,
         )
         self._hold_until_done(job, slot)
@@ -524,15 +519,6 @@ class AsyncPixVerse:
             overwrite=overwrite,
             timeouts=self.timeouts,
         )
-
-
-def _credits(data: Mapping[str, Any]) -> int | None:
-    """``credits``, else ``credit``, else unknown (reference decision 6)."""
-    for key in ("credits", "credit"):
-        value = data.get(key)
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    return None
 
 
 def _job_id(value: object, name: str) -> int:

@@ -154,3 +154,12 @@ def created_id(data: Mapping[str, Any], name: str, trace_id: str) -> int:
             trace_id=trace_id,
         )
     return value
+
+
+def created_credits(data: Mapping[str, Any]) -> int | None:
+    """``credits``, else ``credit``, else unknown (reference decision 6)."""
+    for key in ("credits", "credit"):
+        value = data.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
