@@ -87,6 +87,18 @@ def with_retries(
             details["wait"],
         )
 
+    def log_outcome(details: Any) -> None:
+        request: Request = details["args"][0]
+        exc = details.get("exception")
+        logger.debug(
+            "%s %s (trace id %s): %s on attempt %d",
+            request.method,
+            request.path,
+            request.trace_id,
+            "succeeded" if exc is None else f"gave up ({type(exc).__name__})",
+            details["tries"],
+        )
+
     decorated: Callable[[Request], Awaitable[Response]] = backoff.on_exception(
         _waits,
         RETRYABLE,
@@ -95,6 +107,8 @@ def with_retries(
         giveup=lambda exc: not is_retryable(exc),
         jitter=None,
         on_backoff=log_backoff,
+        on_success=log_outcome,
+        on_giveup=log_outcome,
         raise_on_giveup=True,
         logger=None,
         policy=policy,

@@ -345,3 +345,13 @@ def test_http_401_403_are_authentication_errors(status: int) -> None:
     body = b'{"ErrCode": 1, "ErrMsg": "no", "Resp": null}'
     with pytest.raises(AuthenticationError):
         parse_envelope(status, body, "t", None)
+
+
+async def test_debug_log_names_the_attempt(
+    transport: AiohttpTransport, emu: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="pixverse_async")
+    emu.set_faults(FaultPlan(rules=(FaultRule(FaultKind.HTTP_503, count=1),)))
+    await with_retries(transport.send, FAST_RETRY)(Request("GET", "/account/balance", "tr-7"))
+    lines = [r.getMessage() for r in caplog.records]
+    assert any("tr-7" in line and "succeeded on attempt 2" in line for line in lines), lines
