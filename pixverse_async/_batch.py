@@ -48,6 +48,7 @@ from . import _pricing as pricing
 from ._exceptions import (
     APIConnectionError,
     APIError,
+    AuthenticationError,
     InsufficientCreditsError,
     JobError,
     JobTimeoutError,
@@ -372,6 +373,9 @@ class Batch:
         self.journal: Journal | None = None
         self._owns_journal = False
         self._reserved = 0  # projected credits of submits in the air
+        #: why the account refuses more work (500090, refused key): even items already
+        #: waiting for a slot are not sent. A budget stop only keeps new items back.
+        self._halted: str | None = None
         self._max_seen: dict[str, int] = {}
         self._uploads: dict[tuple[str, str], anyio.Event | int] = {}
         self._masks: dict[tuple[str, int], dict[str, str] | anyio.Event] = {}
@@ -622,7 +626,14 @@ class Batch:
         try:
             job = await self._submit(work, body, resume_trace)
         except InsufficientCreditsError as err:
-            self.summary.stopped = f"insufficient credits (ErrCode 500090): {err.message}"
+            self.summary.stopped = self._halted = (
+                f"insufficient credits (ErrCode 500090): {err.message}"
+            )
+            await self._record_failure(work, err, reset=True)
+            return self._outcome(work, error=err)
+        except AuthenticationError as err:
+            # the account, not the item: stop, and leave the item to a run with a good key
+            self.summary.stopped = self._halted = f"the API key was refused: {err.message}"
             await self._record_failure(work, err, reset=True)
             return self._outcome(work, error=err)
         except _AMBIGUOUS as err:
@@ -666,6 +677,8 @@ class Batch:
         journal = self.journal
 
         async def on_send(trace_id: str) -> None:
+            if self._halted:  # the account refused work while this item waited for a slot
+                raise BatchStoppedError(f"not submitted: {self._halted}")
             if journal is not None:
                 await journal.begin_submit(work.key, trace_id)
             self.summary.submitted += 1

@@ -36,8 +36,17 @@ POLL_MAX_RPS = 20.0
 POLL_FIRST_QUANTILE = 0.1
 POLL_LEARN_SAMPLES = 64
 POLL_MIN_SAMPLES = 3
+#: steady durations: the first poll closes in on the end to within this share of an interval
+POLL_FIRST_PRECISION = 0.05
 
 # Generation-slot limiter (see SlotLimiter)
 SLOT_RELEASE_SECONDS = 600.0  # the server stops counting a job generating longer than 10 min
 LIMIT_PROBE_INTERVAL = 60.0  # seconds between upward probes of a learned limit
 SQUEEZE_PAUSE = 5.0  # seconds new submits pause after a 500044 below the learned limit
+
+# Command line (``pixverse-async batch``)
+CLI_JOURNAL_SUFFIX = ".journal.db"  # default journal: <jobs stem> + this, next to the JSONL
+CLI_EMULATOR_JOB_SECONDS = 0.5  # job duration of the ``--emulator`` in-process emulator
+CLI_EMULATOR_POLL_INTERVAL = 0.2  # default --poll-interval with ``--emulator``, seconds
+CLI_EMULATOR_WORKERS = 8  # items in progress at once with ``--emulator`` (bounds a Ctrl-C drain)
+CLI_ERRORS_SHOWN = 20  # failed / invalid items listed before "... and N more"

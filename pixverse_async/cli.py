@@ -1,14 +1,66 @@
-"""``pixverse-async`` command line (also ``python -m pixverse_async``)."""
+"""``pixverse-async`` command line (also ``python -m pixverse_async``).
+
+Commands:
+
+- ``batch run JOBS.jsonl``: run a JSONL file of generation jobs through :meth:`AsyncPixVerse.batch`
+  with a journal (resume without paying twice), a progress bar and a summary table;
+- ``batch status JOURNAL``: what a journal records, per state, and its failed items;
+- ``emulator``: serve the local PixVerse API emulator.
+
+Exit codes of ``batch run``: 0 every item succeeded; 1 an item failed (or was not submitted);
+2 usage or validation errors (nothing submitted); 130 interrupted with Ctrl-C.
+
+``rich`` (the ``cli`` extra) draws the progress bar and tables; without it, or when stdout is
+not a terminal, the output is one plain line per finished item and the summary.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import hashlib
+import json
+import os
+import shlex
 import signal
 import sys
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
+import anyio
+
+from ._batch import (
+    DEFAULT_WORKERS,
+    BatchEvent,
+    BatchStoppedError,
+    BatchSummary,
+    BatchValidationError,
+    ItemOutcome,
+)
+from ._client import AsyncPixVerse
+from ._config import PollPolicy
+from ._constants import (
+    CLI_EMULATOR_JOB_SECONDS,
+    CLI_EMULATOR_POLL_INTERVAL,
+    CLI_EMULATOR_WORKERS,
+    CLI_ERRORS_SHOWN,
+    CLI_JOURNAL_SUFFIX,
+    ENV_API_KEY,
+    ENV_BASE_URL,
+    POLL_INTERVAL,
+)
+from ._exceptions import (
+    APIConnectionError,
+    APIError,
+    AuthenticationError,
+    ConfigurationError,
+    PixVerseError,
+)
+from ._journal import STATES, Journal, JournalError, JournalMismatchError
 from ._version import __version__
 from .emulator import (
     DEMO_API_KEY,
@@ -18,6 +70,7 @@ from .emulator import (
     FaultKind,
     FaultPlan,
     FaultRule,
+    Fixed,
     WebhookConfig,
     parse_distribution,
 )
@@ -57,7 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="PixVerse Platform API tools: SDK front end and local emulator.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _add_client_options(parser, dest_prefix="global_")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_batch_parser(sub)
 
     emu = sub.add_parser(
         "emulator",
@@ -133,6 +188,116 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_client_options(parser: argparse.ArgumentParser, *, dest_prefix: str = "") -> None:
+    parser.add_argument(
+        "--base-url",
+        dest=f"{dest_prefix}base_url",
+        metavar="URL",
+        help=f"API base URL for batch commands (default: ${ENV_BASE_URL}, else PixVerse's)",
+    )
+    parser.add_argument(
+        "--api-key",
+        dest=f"{dest_prefix}api_key",
+        metavar="KEY",
+        help=f"API key for batch commands (default: ${ENV_API_KEY})",
+    )
+
+
+def _concurrency(text: str) -> int | Literal["auto"]:
+    if text == "auto":
+        return "auto"
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a positive integer, not {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, not {text!r}")
+    return value
+
+
+def _credits_limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of credits (0 or more), not {text!r}")
+    return value
+
+
+def _add_batch_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    batch = sub.add_parser(
+        "batch",
+        help="run a JSONL file of generation jobs, resumably",
+        description="Run many generation jobs from a JSONL file with a journal, or inspect one.",
+    )
+    commands = batch.add_subparsers(dest="batch_command", required=True, metavar="COMMAND")
+    run = commands.add_parser(
+        "run",
+        help="run every job of a JSONL file (skipping those its journal has finished)",
+        description=(
+            'Run the jobs of JOBS.jsonl, one JSON object a line: {"key": "...", "kind": '
+            '"modify", "params": {...}}. Local files in params are read relative to the '
+            "JSONL's folder. The journal records every submit before it is sent, so re-running "
+            "the same command after a crash or Ctrl-C finishes the batch without paying twice. "
+            "Exit codes: 0 all succeeded, 1 an item failed or was not submitted, 2 usage or "
+            "validation error (nothing submitted), 130 interrupted."
+        ),
+    )
+    run.add_argument("jobs", type=Path, metavar="JOBS.jsonl", help="the jobs, one JSON a line")
+    run.add_argument(
+        "--journal",
+        type=Path,
+        metavar="PATH",
+        help=f"the SQLite journal (default: <JOBS>{CLI_JOURNAL_SUFFIX} next to the JSONL)",
+    )
+    run.add_argument("--out", type=Path, metavar="DIR", help="download every result into DIR")
+    run.add_argument(
+        "--max-concurrency",
+        type=_concurrency,
+        default="auto",
+        metavar="N|auto",
+        help="generation slots: the account's concurrent-generation limit, or 'auto' to "
+        "learn it from ErrCode 500044 (default: auto)",
+    )
+    run.add_argument(
+        "--max-credits",
+        type=_credits_limit,
+        metavar="N",
+        help="stop submitting before the projected spend of this run passes N credits",
+    )
+    run.add_argument(
+        "--poll-interval",
+        type=_positive_float,
+        metavar="S",
+        help=f"seconds between status polls of a job (default: {POLL_INTERVAL:g}; "
+        f"{CLI_EMULATOR_POLL_INTERVAL:g} with --emulator)",
+    )
+    run.add_argument(
+        "--emulator",
+        action="store_true",
+        help=f"run against an in-process emulator (demo key, {CLI_EMULATOR_JOB_SECONDS:g} s "
+        "jobs, no credits spent); it stops with the command",
+    )
+    _add_client_options(run)
+    status = commands.add_parser(
+        "status",
+        help="show a journal's items per state and its failed items",
+        description="Show what a batch journal records (read only; not while a run uses it).",
+    )
+    status.add_argument("journal", type=Path, metavar="JOURNAL", help="the journal file")
+
+
 def emulator_config(args: argparse.Namespace) -> EmulatorConfig:
     webhooks: tuple[WebhookConfig, ...] = ()
     if args.webhook_url:
@@ -182,6 +347,8 @@ async def run_emulator(config: EmulatorConfig, *, key_given: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "batch":
+        return _batch_main(args)
     if args.command == "emulator":
         try:
             config = emulator_config(args)
@@ -198,3 +365,605 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         return 0
     return 2  # pragma: no cover (argparse requires a command)
+
+
+# -- batch -------------------------------------------------------------------------------------
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+_JSONL_FIELDS = ("key", "kind", "params")
+
+
+class _CliError(Exception):
+    """Ends a command with a message on stderr and an exit code."""
+
+    def __init__(self, message: str, *, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _batch_main(args: argparse.Namespace) -> int:
+    command = f"pixverse-async batch {args.batch_command}"
+    try:
+        if args.batch_command == "status":
+            return asyncio.run(_batch_status(args.journal, _Printer()))
+        return _batch_run(args)
+    except _CliError as exc:
+        print(f"{command}: {exc}", file=sys.stderr, flush=True)
+        return exc.code
+    except KeyboardInterrupt:  # before the event loop's own handler was installed
+        print(f"{command}: interrupted", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+
+
+# -- the JSONL input ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Jobs:
+    """The parsed JSONL: items for the batch engine, each key's line, and the fingerprint."""
+
+    path: Path
+    items: list[dict[str, Any]]
+    lines: dict[str, int]
+    fingerprint: str
+
+
+def _read_jobs(path: Path) -> _Jobs:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise _CliError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _CliError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    items: list[dict[str, Any]] = []
+    lines: dict[str, int] = {}
+    errors: list[str] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            item = _parse_line(line, default_key=str(len(items)))
+        except ValueError as exc:
+            errors.append(f"  line {number}: {exc}")
+            continue
+        lines.setdefault(item["key"], number)
+        items.append(item)
+    if errors:
+        raise _CliError(
+            f"{path}: {len(errors)} line(s) are not valid jobs; nothing was submitted:\n"
+            + _capped(errors)
+        )
+    if not items:
+        raise _CliError(
+            f"{path} has no jobs: write one JSON object a line, e.g. "
+            '{"key": "a", "kind": "modify", "params": {...}}'
+        )
+    return _Jobs(path, items, lines, hashlib.sha256(data).hexdigest())
+
+
+def _parse_line(line: str, *, default_key: str) -> dict[str, Any]:
+    try:
+        doc = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(doc, dict):
+        raise ValueError('expected a JSON object like {"key": ..., "kind": ..., "params": {...}}')
+    unknown = sorted(set(doc) - set(_JSONL_FIELDS))
+    if unknown:
+        raise ValueError(f"unknown field(s) {', '.join(unknown)}; a job has key, kind, params")
+    kind = doc.get("kind")
+    if not isinstance(kind, str) or not kind:
+        raise ValueError('"kind" must be a string such as "modify" or "text_to_video"')
+    params = doc.get("params", {})
+    if not isinstance(params, dict):
+        raise ValueError('"params" must be a JSON object of the API\'s fields')
+    key = doc.get("key", default_key)
+    if isinstance(key, bool) or not isinstance(key, (str, int)) or key == "":
+        raise ValueError('"key" must be a non-empty string (or an integer)')
+    return {"key": str(key), "kind": kind, "params": params}
+
+
+def _capped(lines: Sequence[str]) -> str:
+    shown = "\n".join(lines[:CLI_ERRORS_SHOWN])
+    if len(lines) > CLI_ERRORS_SHOWN:
+        shown += f"\n  ... and {len(lines) - CLI_ERRORS_SHOWN} more"
+    return shown
+
+
+def default_journal(jobs: Path) -> Path:
+    """The journal ``batch run`` uses without ``--journal``: ``<stem>.journal.db`` beside it."""
+    return jobs.with_name(jobs.stem + CLI_JOURNAL_SUFFIX)
+
+
+# -- output ------------------------------------------------------------------------------------
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
+
+
+class _Printer:
+    """Writes the batch commands' output: rich when installed, else plain lines.
+
+    The live progress bar is drawn only on a terminal; otherwise every finished item gets a
+    line (logs, CI, pipes). Tables become aligned text without rich.
+    """
+
+    def __init__(self) -> None:
+        self.console: Console | None
+        try:
+            from rich.console import Console
+        except ImportError:
+            self.console = None
+        else:
+            self.console = Console(highlight=False)
+        self.live = self.console is not None and self.console.is_terminal
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+
+    def line(self, text: str, *, style: str | None = None) -> None:
+        if self.console is None:
+            print(text, flush=True)
+            return
+        console = self._progress.console if self._progress is not None else self.console
+        console.print(text, style=style, markup=False, soft_wrap=True)
+
+    def start(self, total: int, description: str) -> None:
+        if not self.live or self.console is None:
+            return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[stats]}"),
+            TimeElapsedColumn(),
+            console=self.console,
+        )
+        self._task = self._progress.add_task(description, total=total, stats="")
+        self._progress.start()
+
+    def update(self, completed: int, stats: str) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, completed=completed, stats=stats)
+
+    def stop(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    def table(
+        self,
+        title: str,
+        headers: Sequence[str],
+        rows: Sequence[Sequence[str]],
+        *,
+        show_header: bool = True,
+    ) -> None:
+        if self.console is None:
+            self._plain_table(title, headers, rows, show_header=show_header)
+            return
+        from rich.table import Table
+
+        table = Table(title=title, title_justify="left", show_header=show_header)
+        numeric = all(row[-1].replace(".", "").replace(" s", "").isdigit() for row in rows)
+        for i, header in enumerate(headers):
+            right = numeric and i == len(headers) - 1
+            table.add_column(header, justify="right" if right else "left", overflow="fold")
+        for row in rows:
+            table.add_row(*row)
+        self.console.print(table)
+
+    def _plain_table(
+        self,
+        title: str,
+        headers: Sequence[str],
+        rows: Sequence[Sequence[str]],
+        *,
+        show_header: bool,
+    ) -> None:
+        body = [list(headers), *map(list, rows)] if show_header else [list(r) for r in rows]
+        widths = [max(len(r[i]) for r in body) for i in range(len(headers))]
+        print(title, flush=True)
+        for row in body:
+            cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=False)]
+            print("  " + "  ".join([*cells, row[-1]]).rstrip(), flush=True)
+
+
+def _error_text(error: BaseException | None) -> str:
+    return "" if error is None else f"{type(error).__name__}: {error}"
+
+
+# -- batch run ---------------------------------------------------------------------------------
+
+
+class _FreshServerJournal(Journal):
+    """A journal used against the in-process emulator, which starts empty on every run.
+
+    Its upload and mask caches name ids of an earlier run's emulator, which the new one does
+    not know, so they are not read (still written); files are uploaded again instead.
+    """
+
+    async def cached_upload(self, content_hash: str, kind: str) -> int | None:
+        return None
+
+    async def cached_masks(self, source: str, keyframe: int) -> dict[str, str] | None:
+        return None
+
+
+@dataclass
+class _Run:
+    """State of one ``batch run``: the options, the outcomes so far, the Ctrl-C count."""
+
+    args: argparse.Namespace
+    jobs: _Jobs
+    journal_path: Path
+    printer: _Printer
+    outcomes: list[ItemOutcome] = field(default_factory=list)
+    skipped: set[str] = field(default_factory=set)
+    interrupts: int = 0
+    draining: bool = False
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def api_key_given(self) -> bool:
+        return bool(self.args.api_key or self.args.global_api_key)
+
+    def resume_command(self) -> str:
+        """The command that continues this batch (the API key is never printed)."""
+        args = self.args
+        parts = ["pixverse-async", "batch", "run", str(self.jobs.path)]
+        parts += ["--journal", str(self.journal_path)]
+        if args.out is not None:
+            parts += ["--out", str(args.out)]
+        if args.max_concurrency != "auto":
+            parts += ["--max-concurrency", str(args.max_concurrency)]
+        if args.max_credits is not None:
+            parts += ["--max-credits", str(args.max_credits)]
+        if args.poll_interval is not None:
+            parts += ["--poll-interval", f"{args.poll_interval:g}"]
+        if args.emulator:
+            parts.append("--emulator")
+        base_url = args.base_url or args.global_base_url
+        if base_url:
+            parts += ["--base-url", base_url]
+        return shlex.join(parts)
+
+
+def _batch_run(args: argparse.Namespace) -> int:
+    jobs = _read_jobs(args.jobs)
+    if args.emulator and (
+        args.base_url or args.global_base_url or args.api_key or args.global_api_key
+    ):
+        raise _CliError("--emulator runs its own API: drop --base-url and --api-key")
+    journal_path = args.journal if args.journal is not None else default_journal(args.jobs)
+    run = _Run(args, jobs, journal_path, _Printer())
+    return asyncio.run(_run_batch(run))
+
+
+async def _run_batch(run: _Run) -> int:
+    args = run.args
+    async with contextlib.AsyncExitStack() as stack:
+        if args.emulator:
+            config = EmulatorConfig(job_duration=Fixed(CLI_EMULATOR_JOB_SECONDS))
+            emu = await stack.enter_async_context(Emulator(config))
+            api_key: str | None = emu.api_key
+            base_url: str | None = emu.base_url
+            where = f"the in-process emulator at {emu.base_url}"
+        else:
+            api_key = args.api_key or args.global_api_key
+            base_url = args.base_url or args.global_base_url
+            where = ""
+        interval = args.poll_interval or (
+            CLI_EMULATOR_POLL_INTERVAL if args.emulator else POLL_INTERVAL
+        )
+        if not (api_key or os.environ.get(ENV_API_KEY)):
+            raise _CliError(f"no API key: pass --api-key or set ${ENV_API_KEY} (or use --emulator)")
+        try:
+            client = AsyncPixVerse(
+                api_key,
+                base_url=base_url,
+                poll=PollPolicy(interval=interval),
+                max_concurrency=args.max_concurrency,
+            )
+        except ConfigurationError as exc:
+            raise _CliError(str(exc)) from None
+        stack.push_async_callback(client.aclose)
+        where = where or client.base_url
+        credits = await _preflight(client)
+        journal, created = await _open_journal(run, fresh_server=args.emulator)
+        stack.push_async_callback(journal.aclose)
+        counts = await journal.summary()
+        if args.emulator and counts["accepted"]:
+            raise _CliError(
+                f"journal {run.journal_path} has {counts['accepted']} job(s) that were running "
+                "on an earlier in-process emulator, which stopped with its command, so --emulator "
+                f"cannot resume them: delete {run.journal_path} (or pass a new --journal) to "
+                "start over"
+            )
+        done = counts["succeeded"] + counts["failed"]
+        header = [
+            f"{len(run.jobs.items)} jobs from {run.jobs.path} on {where}"
+            + (f" ({credits} credits available)" if credits is not None else ""),
+            f"journal {run.journal_path}"
+            + (f": {done} job(s) finished in an earlier run are skipped" if done else ""),
+        ]
+        return await _execute(run, client, journal, created=created, header=header)
+    raise AssertionError("unreachable")  # pragma: no cover (mypy: the stack may swallow)
+
+
+async def _preflight(client: AsyncPixVerse) -> int | None:
+    """Check the key and the connection before any journal write or credit spent.
+
+    Returns:
+        The account's credits, or ``None`` if the balance endpoint answered another error.
+    """
+    try:
+        balance = await client.account.balance()
+    except AuthenticationError as exc:
+        raise _CliError(
+            f"the API key was refused by {client.base_url} ({exc}); check --api-key or "
+            f"${ENV_API_KEY}"
+        ) from None
+    except APIConnectionError as exc:
+        raise _CliError(f"cannot reach {client.base_url}: {exc}", code=EXIT_FAILED) from None
+    except APIError:
+        return None  # e.g. no permission for the balance: not a reason to refuse the batch
+    return balance.total
+
+
+async def _open_journal(run: _Run, *, fresh_server: bool) -> tuple[Journal, bool]:
+    created = not run.journal_path.exists()
+    opener = _FreshServerJournal if fresh_server else Journal
+    try:
+        journal = await opener.open(run.journal_path, batch_fingerprint=run.jobs.fingerprint)
+    except JournalMismatchError as exc:
+        raise _CliError(f"{exc} (was {run.jobs.path} edited since?)") from None
+    except JournalError as exc:
+        raise _CliError(str(exc)) from None
+    return journal, created
+
+
+async def _execute(
+    run: _Run, client: AsyncPixVerse, journal: Journal, *, created: bool, header: list[str]
+) -> int:
+    args, printer = run.args, run.printer
+    total = len(run.jobs.items)
+    scope = anyio.CancelScope()
+    batch = client.batch(
+        run.jobs.items,
+        journal=journal,
+        base_dir=run.jobs.path.parent,
+        download_dir=args.out,
+        max_credits=args.max_credits,
+        on_event=lambda event: on_event(event),
+        workers=CLI_EMULATOR_WORKERS if args.emulator else DEFAULT_WORKERS,
+    )
+    entered = False
+
+    def progress() -> None:
+        summary = batch.summary
+        stats = client.limiter.statistics() if client.limiter is not None else None
+        if stats is None:
+            flight = str(summary.running)
+        else:
+            flight = f"{stats.in_flight}/{stats.limit if stats.limit is not None else 'auto'}"
+        printer.update(
+            summary.succeeded + summary.failed,
+            f"done {summary.succeeded}  failed {summary.failed}  in flight {flight}  "
+            f"credits {summary.credits}",
+        )
+
+    def on_event(event: BatchEvent) -> None:
+        if event.type == "skipped":
+            run.skipped.add(event.key)
+        progress()
+
+    def on_sigint() -> None:
+        run.interrupts += 1
+        if args.emulator and entered and run.interrupts == 1:
+            # the in-process emulator dies with us: let running jobs end so the journal
+            # holds no job a later run could not find
+            run.draining = True
+            batch.summary.stopped = "interrupted (Ctrl-C)"
+            printer.line(
+                "Ctrl-C: submitting nothing more; finishing the jobs in progress "
+                "(Ctrl-C again to stop now)",
+                style="yellow",
+            )
+        else:
+            scope.cancel()
+
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError):  # no signal handlers on this platform
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+    failure: str | None = None
+    try:
+        with scope:
+            try:
+                async with batch:  # validates every item first
+                    entered = True
+                    for line in header:
+                        printer.line(line)
+                    printer.start(total, "batch")
+                    async for outcome in batch:
+                        run.outcomes.append(outcome)
+                        _report(run, outcome)
+                        progress()
+            except BatchValidationError as exc:
+                printer.stop()
+                await journal.aclose()
+                if created:
+                    run.journal_path.unlink(missing_ok=True)
+                raise _CliError(_validation_message(run, exc)) from None
+            except JournalMismatchError as exc:
+                raise _CliError(str(exc)) from None
+            except JournalError as exc:  # the journal failed mid-run: stop, never go on unrecorded
+                failure = f"the journal failed, so the batch stopped: {exc}"
+    finally:
+        printer.stop()
+        with contextlib.suppress(NotImplementedError):
+            loop.remove_signal_handler(signal.SIGINT)
+    counts = None
+    if failure is None:
+        counts = await journal.summary()
+    return _finish(run, batch.summary, counts, failure=failure)
+
+
+def _validation_message(run: _Run, exc: BatchValidationError) -> str:
+    lines = []
+    for key, error in exc.errors:
+        where = f"line {run.jobs.lines[key]} " if key in run.jobs.lines else ""
+        lines.append(f"  {where}(key {key!r}): {error}")
+    return (
+        f"{len(exc.errors)} job(s) in {run.jobs.path} are invalid; nothing was submitted:\n"
+        + _capped(lines)
+    )
+
+
+def _report(run: _Run, outcome: ItemOutcome) -> None:
+    """One line per item finished in this run (skipped items only count in the summary)."""
+    if outcome.key in run.skipped:
+        return
+    if run.draining and isinstance(outcome.error, BatchStoppedError):
+        return
+    printer = run.printer
+    if outcome.ok:
+        if printer.live:
+            return  # the bar shows progress; failures alone are worth a line
+        extra = f"  {outcome.credits} credits" if outcome.credits is not None else ""
+        saved = f"  -> {outcome.path}" if outcome.path is not None else ""
+        printer.line(f"ok      {outcome.key}  {outcome.kind}  job {outcome.job_id}{extra}{saved}")
+    else:
+        printer.line(
+            f"failed  {outcome.key}  {outcome.kind}  {_error_text(outcome.error)}", style="red"
+        )
+
+
+def _finish(
+    run: _Run, summary: BatchSummary, counts: dict[str, int] | None, *, failure: str | None
+) -> int:
+    """Print the failed items, the summary table and what to do next; the exit code."""
+    printer = run.printer
+    outcomes = run.outcomes
+    total = len(run.jobs.items)
+    interrupted = run.interrupts > 0
+    succeeded = [o for o in outcomes if o.ok]
+    stopped = [o for o in outcomes if isinstance(o.error, BatchStoppedError)]
+    failed = [o for o in outcomes if not o.ok and not isinstance(o.error, BatchStoppedError)]
+    listed = failed if run.draining else failed + stopped
+    if listed:
+        listed.sort(key=lambda o: o.index)
+        rows = [(o.key, o.kind, _error_text(o.error)) for o in listed[:CLI_ERRORS_SHOWN]]
+        if len(listed) > CLI_ERRORS_SHOWN:
+            rows.append((f"... and {len(listed) - CLI_ERRORS_SHOWN} more", "", ""))
+        title = "Failed or not submitted" if stopped and not run.draining else "Failed items"
+        printer.table(f"{title} ({len(listed)})", ("key", "kind", "error"), rows)
+    totals = [
+        ("jobs", str(total)),
+        ("succeeded", str(len(succeeded))),
+        ("failed", str(len(failed))),
+    ]
+    if stopped:
+        label = "not submitted (Ctrl-C)" if run.draining else "not submitted"
+        totals.append((label, str(len(stopped))))
+    unfinished = total - len(outcomes)
+    if unfinished:
+        totals.append(("not finished (interrupted)", str(unfinished)))
+    totals += [
+        ("skipped (done in the journal)", str(len(run.skipped))),
+        ("credits spent", str(summary.credits)),
+        ("500044 answers", str(summary.throttled)),
+        ("wall time", f"{time.monotonic() - run.started:.1f} s"),
+        ("journal", str(run.journal_path)),
+    ]
+    if run.args.out is not None:
+        totals.append(("results", str(run.args.out)))
+    printer.table("Batch summary", ("", ""), totals, show_header=False)
+    resume = run.resume_command()
+    key_note = " (with your API key, as before)" if run.api_key_given else ""
+    if failure is not None:
+        printer.line(failure, style="red")
+        printer.line(f"Fix that, then resume with:{key_note}")
+        printer.line(f"  {resume}")
+        return EXIT_FAILED
+    if interrupted and run.args.emulator and summary.running:
+        printer.line(
+            f"Interrupted with {summary.running} job(s) running on the in-process emulator, "
+            f"which stopped with this command: they cannot be resumed. Delete "
+            f"{run.journal_path} (or pass a new --journal) to start over.",
+            style="yellow",
+        )
+        return EXIT_INTERRUPTED
+    if interrupted:
+        printer.line(f"Interrupted. Resume with:{key_note}", style="yellow")
+        printer.line(f"  {resume}")
+        return EXIT_INTERRUPTED
+    if summary.stopped:
+        printer.line(f"Stopped submitting: {summary.stopped}.", style="yellow")
+        printer.line(
+            f"Submit the rest by re-running (each run spends up to --max-credits):{key_note}"
+        )
+        printer.line(f"  {resume}")
+    if len(succeeded) == total:
+        note = f" ({len(run.skipped)} from an earlier run)" if run.skipped else ""
+        printer.line(f"All {total} jobs succeeded{note}.", style="green")
+        return EXIT_OK
+    if counts is not None and counts["failed"]:
+        printer.line(
+            f"{counts['failed']} job(s) are failed in the journal: re-running skips them (use a "
+            "new --journal to retry them).",
+            style="red",
+        )
+    still_open = (
+        0 if counts is None else sum(counts[s] for s in ("pending", "submitting", "accepted"))
+    )
+    if still_open and not summary.stopped:
+        printer.line(f"{still_open} job(s) did not finish; re-run to retry them:{key_note}")
+        printer.line(f"  {resume}")
+    return EXIT_FAILED
+
+
+# -- batch status ------------------------------------------------------------------------------
+
+
+async def _batch_status(path: Path, printer: _Printer) -> int:
+    if not await anyio.Path(path).is_file():
+        raise _CliError(f"no journal at {path} (batch run writes <JOBS>{CLI_JOURNAL_SUFFIX})")
+    try:
+        journal = await Journal.open(path)  # no fingerprint: inspect, whatever the input
+    except JournalError as exc:
+        raise _CliError(str(exc)) from None
+    try:
+        counts = await journal.summary()
+        records = await journal.records()
+    except PixVerseError as exc:
+        raise _CliError(str(exc)) from None
+    finally:
+        await journal.aclose()
+    rows = [(state, str(counts[state])) for state in STATES]
+    rows += [("total", str(counts["total"])), ("credits (succeeded)", str(counts["credits"]))]
+    printer.line(f"Journal {path}: {counts['total']} jobs")
+    printer.table("Jobs per state", ("state", "jobs"), rows)
+    failed = [r for r in records if r.state == "failed"]
+    if failed:
+        printer.table(
+            f"Failed items ({len(failed)})",
+            ("key", "kind", "error"),
+            [(r.key, r.kind, f"{r.error_type or 'Error'}: {r.error or ''}") for r in failed],
+        )
+    return EXIT_OK

@@ -372,3 +372,63 @@ async def test_batch_stopping_errors_are_not_wrapped_in_groups(
     )
     with pytest.raises(JournalMismatchError):  # lazy input: found per item, still unwrapped
         await client.run_batch(lazy("@selection0 becomes a robot"), base_dir=media, journal=journal)
+
+
+async def test_refused_key_stops_the_batch_and_fails_nothing_for_good(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    journal = tmp_path / "run.db"
+    items = [
+        BatchItem(
+            "text_to_video",
+            {
+                "prompt": f"p{i}",
+                "model": "v5",
+                "duration": 5,
+                "quality": "360p",
+                "aspect_ratio": "16:9",
+            },
+            key=f"t{i}",
+        )
+        for i in range(12)
+    ]
+    async with AsyncPixVerse(
+        "pv-not-this-accounts-key-0", base_url=emu.base_url, poll=POLL, retry=RETRY
+    ) as wrong:
+        outcomes = await wrong.run_batch(items, journal=journal, workers=4)
+    assert not any(o.ok for o in outcomes)
+    assert sum(isinstance(o.error, BatchStoppedError) for o in outcomes) >= 8
+    async with await Journal.open(journal) as j:
+        assert {r.state for r in await j.records()} == {"pending"}  # nothing marked failed
+    async with AsyncPixVerse(KEY, base_url=emu.base_url, poll=POLL, retry=RETRY) as right:
+        again = await right.run_batch(items, journal=journal)
+    assert all(o.ok for o in again) and emu.stats()["jobs_created"] == 12
+
+
+async def test_items_waiting_for_a_slot_do_not_submit_after_a_stop() -> None:
+    async with (
+        emulator(limit=2, credits=200) as emu,
+        AsyncPixVerse(
+            KEY, base_url=emu.base_url, poll=POLL, retry=RETRY, max_concurrency=2
+        ) as client,
+    ):
+        items = [
+            BatchItem(
+                "text_to_video",
+                {
+                    "prompt": f"p{i}",
+                    "model": "v5",
+                    "duration": 5,
+                    "quality": "540p",
+                    "aspect_ratio": "16:9",
+                },
+            )
+            for i in range(20)
+        ]
+        outcomes = await client.run_batch(items, workers=20)  # all 20 wait for 2 slots at once
+        stats = emu.stats()
+    assert sum(o.ok for o in outcomes) == 4  # 4 x 45 of 200 credits
+    assert stats["jobs_created"] == 4
+    # submits already in the air (one per slot at most) may meet 500090; none of the other
+    # waiters submits after that
+    assert 1 <= stats["errors_by_code"].get("500090", 0) <= 2
