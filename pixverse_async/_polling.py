@@ -5,9 +5,10 @@ each to a bounded pool of status requests (``PollPolicy.max_concurrency``), pace
 client-wide token bucket (``PollPolicy.max_rps``). However many callers wait, and on however
 many jobs, the API sees at most one status request per job per interval.
 
-- First poll: after ``PollPolicy.first_poll`` if set, else after a low quantile of the
-  durations learned for that job kind (so most jobs are found done on their first or second
-  poll), else after one interval.
+- First poll: after ``PollPolicy.first_poll`` if set, else after a delay learned per job kind
+  (see :meth:`PollScheduler.expected_duration`: just after the end of steady durations, a low
+  quantile of spread ones, so most jobs are found done on their first or second poll), else
+  after one interval.
 - Unknown statuses mean "still running"; only 1, 6, 7 and 8 end a watch.
 - Waiting is per caller: a deadline or a cancellation ends that caller's wait only. A job
   nobody waits for any more is dropped at its next due time.
@@ -29,7 +30,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import anyio
 
 from ._config import PollPolicy
-from ._constants import POLL_LEARN_SAMPLES, POLL_MIN_SAMPLES
+from ._constants import POLL_FIRST_PRECISION, POLL_LEARN_SAMPLES, POLL_MIN_SAMPLES
 from ._exceptions import (
     APIConnectionError,
     ClientClosedError,
@@ -61,13 +62,13 @@ Fetch = Callable[[str, int], Awaitable[Any]]
 
 
 class _Watch:
-    __slots__ = ("done", "key", "kind", "last_poll", "polls", "snapshot", "started", "waiters")
+    __slots__ = ("done", "key", "kind", "last_running", "polls", "snapshot", "started", "waiters")
 
     def __init__(self, key: Key, kind: str, started: float) -> None:
         self.key = key
         self.kind = kind
         self.started = started
-        self.last_poll = started
+        self.last_running: float | None = None  # when the last poll that saw it running was sent
         self.polls = 0
         self.snapshot: Any = None
         self.waiters: set[asyncio.Future[Any]] = set()
@@ -98,7 +99,8 @@ class PollScheduler(Generic[S]):
         self._wake = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
         self._closed = False
-        self._learned: dict[str, deque[float]] = {}
+        #: per job kind: (last seen running, first seen done), seconds after submit
+        self._learned: dict[str, deque[tuple[float | None, float]]] = {}
         # the bucket holds at least one token, or a max_rps below 1 could never send a poll
         self._bucket = max(1.0, policy.max_rps or 1.0)
         self._tokens = self._bucket
@@ -205,12 +207,42 @@ class PollScheduler(Generic[S]):
         )
 
     def expected_duration(self, kind: str) -> float | None:
-        """The learned first-poll delay for ``kind`` (``None`` until enough jobs finished)."""
+        """The learned first-poll delay for ``kind`` (``None`` until enough jobs finished).
+
+        Each finished job brackets its duration: the poll that last saw it running (none if
+        the first poll found it done) and the poll that first saw it done, in seconds after
+        submit. Of the recent jobs, "running" is a high quantile of the first and "done" a
+        low quantile (``first_poll_quantile``) of the second.
+
+        - Brackets that overlap (``running`` before ``done``) mean steady durations: the
+          first poll bisects between the two until they are ``POLL_FIRST_PRECISION``
+          intervals apart, then stays at ``done``, just after the jobs end. (A midpoint
+          estimate would land up to half an interval early, so most first polls would miss.)
+        - Every job done at its first poll: poll earlier, by one precision step, then by
+          wider steps while that keeps finding them done (durations got shorter).
+        - Otherwise (durations spread wider than the brackets): a low quantile of the bracket
+          midpoints; a job done at its first poll counts as ending half an interval before.
+        """
         samples = self._learned.get(kind)
         if not samples or len(samples) < POLL_MIN_SAMPLES:
             return None
-        ordered = sorted(samples)
-        return ordered[int(self.policy.first_poll_quantile * (len(ordered) - 1))]
+        interval = self.policy.interval
+        quantile = self.policy.first_poll_quantile
+        highs = sorted(high for _, high in samples)
+        lows = sorted(low for low, _ in samples if low is not None)
+        done = highs[int(quantile * (len(highs) - 1))]
+        step = interval * POLL_FIRST_PRECISION
+        if not lows:
+            spread = highs[int((1 - quantile) * (len(highs) - 1))] - done
+            return max(0.0, done - max(step, spread))
+        running = lows[int((1 - quantile) * (len(lows) - 1))]
+        if running < done + step:
+            return max(done, running) if done - running <= step else (running + done) / 2
+        mids = sorted(
+            high - min(interval, high) / 2 if low is None else (low + high) / 2
+            for low, high in samples
+        )
+        return mids[int(quantile * (len(mids) - 1))]
 
     async def aclose(self) -> None:
         """Stop polling and wake every waiter with :class:`ClientClosedError`."""
@@ -306,6 +338,7 @@ class PollScheduler(Generic[S]):
 
     async def _poll(self, watch: _Watch, limiter: anyio.Semaphore) -> None:
         media, job_id = watch.key
+        sent = time.monotonic()
         try:
             self._polls_sent += 1
             snapshot = await self._fetch(media, job_id)
@@ -320,22 +353,25 @@ class PollScheduler(Generic[S]):
             limiter.release()
         now = time.monotonic()
         watch.polls += 1
-        previous_poll, watch.last_poll = watch.last_poll, now
         if snapshot is not None:
             watch.snapshot = snapshot
             if snapshot.status in TERMINAL and not watch.done:
                 self._by_poll += 1
-                self._learn(watch.kind, (previous_poll + now) / 2 - watch.started)
+                self._learn(watch, sent)
                 self._finish(watch, snapshot)
                 return
+            watch.last_running = sent
         if not watch.done:
             jitter = self.policy.jitter
             delay = self.policy.interval * random.uniform(1 - jitter, 1 + jitter)
             self._push(now + delay, watch)
 
-    def _learn(self, kind: str, seconds: float) -> None:
-        samples = self._learned.setdefault(kind, deque(maxlen=POLL_LEARN_SAMPLES))
-        samples.append(max(0.0, seconds))
+    def _learn(self, watch: _Watch, done_at: float) -> None:
+        """Record the bracket of a job just seen done by the poll sent at ``done_at``."""
+        samples = self._learned.setdefault(watch.kind, deque(maxlen=POLL_LEARN_SAMPLES))
+        running = watch.last_running
+        low = None if running is None else max(0.0, running - watch.started)
+        samples.append((low, max(0.0, done_at - watch.started)))
 
     def _finish(self, watch: _Watch, snapshot: Any) -> None:
         watch.done = True

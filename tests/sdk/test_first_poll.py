@@ -1,0 +1,95 @@
+"""The learned first-poll delay: just after steady durations, a low quantile of spread ones."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from pixverse_async import AsyncPixVerse, PollPolicy
+from pixverse_async._constants import POLL_FIRST_PRECISION
+from pixverse_async._polling import PollScheduler, _Watch
+from pixverse_async.emulator import AccountConfig, Emulator, EmulatorConfig, Fixed
+
+pytestmark = pytest.mark.anyio
+
+KEY = "pv-first-poll-test-key-0001"
+INTERVAL = 0.1
+STEP = INTERVAL * POLL_FIRST_PRECISION
+T2V = {"model": "v5", "duration": 5, "quality": "360p", "aspect_ratio": "16:9"}
+
+
+async def _never(media: str, job_id: int) -> object:
+    raise AssertionError("no status request expected")
+
+
+def scheduler(samples: Sequence[tuple[float | None, float]]) -> PollScheduler[Any]:
+    """A scheduler that has seen jobs end with these (last running, first done) brackets."""
+    poller: PollScheduler[Any] = PollScheduler(_never, PollPolicy(interval=INTERVAL, jitter=0.0))
+    for job_id, (low, high) in enumerate(samples):
+        watch = _Watch(("video", job_id), "modify", started=100.0)
+        watch.last_running = None if low is None else 100.0 + low
+        poller._learn(watch, 100.0 + high)
+    return poller
+
+
+def test_nothing_learned_before_a_few_jobs() -> None:
+    assert scheduler([(0.4, 0.5)] * 2).expected_duration("modify") is None
+    assert scheduler([(0.4, 0.5)] * 3).expected_duration("other") is None
+
+
+def test_steady_durations_bisect_between_running_and_done() -> None:
+    # every job was running at 0.45 s and done at 0.55 s: try the middle next
+    learned = scheduler([(0.45, 0.55)] * 8).expected_duration("modify")
+    assert learned == pytest.approx(0.50)
+    # then done at 0.50 s (first poll), running at 0.48 s (another one): the middle again
+    poller = scheduler([(0.45, 0.55)] * 4 + [(None, 0.50)] * 8 + [(0.48, 0.58)] * 8)
+    assert poller.expected_duration("modify") == pytest.approx(0.49)
+
+
+def test_steady_durations_once_bracketed_poll_just_after_the_end() -> None:
+    samples = [(0.497, 0.597)] * 8 + [(None, 0.501)] * 20
+    assert scheduler(samples).expected_duration("modify") == pytest.approx(0.501)
+
+
+def test_all_found_done_at_first_poll_probes_earlier_faster_each_time() -> None:
+    same = scheduler([(None, 0.5)] * 16).expected_duration("modify")
+    assert same == pytest.approx(0.5 - STEP)
+    # earlier probes kept finding jobs done: the step widens with the range they covered
+    descending = [(None, 0.5)] * 8 + [(None, 0.49)] * 8 + [(None, 0.47)] * 8
+    assert scheduler(descending).expected_duration("modify") == pytest.approx(0.47 - 0.03)
+
+
+def test_spread_durations_use_a_low_quantile_of_midpoints() -> None:
+    samples = [(0.1 * k, 0.1 * k + INTERVAL) for k in range(1, 11)] * 3
+    learned = scheduler(samples).expected_duration("modify")
+    assert learned == pytest.approx(0.15)  # the 10% quantile of midpoints 0.15 ... 1.05
+
+
+async def test_fixed_jobs_are_found_done_at_their_first_poll() -> None:
+    """Fixed 60 ms jobs, 20 ms interval: once learned, the first poll lands just after the end,
+    so a job costs about one status request (a midpoint estimate, ~half the duration after a
+    first-poll hit, made most jobs need two or three)."""
+    seconds, interval, per_wave = 0.06, 0.02, 4
+    account = AccountConfig(api_key=KEY, concurrency=64, credit_package=10**9)
+    config = EmulatorConfig(accounts=(account,), job_duration=Fixed(seconds), seed=3)
+    poll = PollPolicy(interval=interval, jitter=0.0, max_rps=None)
+    async with (
+        Emulator(config) as emu,
+        AsyncPixVerse(KEY, base_url=emu.base_url, poll=poll, max_concurrency=None) as client,
+    ):
+        learning_polls = 0
+        for wave in range(12):
+            if wave == 6:
+                learning_polls = emu.stats()["status_polls"]
+            jobs = [
+                await client.video.text_to_video(prompt=f"wave {wave} take {i}", **T2V)  # type: ignore[arg-type]
+                for i in range(per_wave)
+            ]
+            await asyncio.wait_for(asyncio.gather(*(job.wait() for job in jobs)), 10)
+        learned = client._poller.expected_duration(jobs[0].kind)
+        polls = emu.stats()["status_polls"] - learning_polls
+    assert learned is not None and seconds - interval / 2 < learned < seconds + interval / 2
+    assert polls <= 1.5 * 6 * per_wave
