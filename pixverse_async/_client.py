@@ -33,9 +33,8 @@ from ._exceptions import (
     ClientClosedError,
     ConcurrencyLimitError,
     ConfigurationError,
-    RequestValidationError,
 )
-from ._jobs import ImageJob, Job, VideoJob, created_credits, created_id
+from ._jobs import ImageJob, Job, VideoJob, created_credits, created_id, job_id_arg
 from ._journal import Journal
 from ._limiter import Slot, SlotLimiter
 from ._polling import PollScheduler
@@ -362,11 +361,11 @@ class AsyncPixVerse:
 
     def video_job(self, video_id: int, *, kind: str = "video") -> VideoJob:
         """A handle for an existing ``video_id`` (e.g. stored before a restart)."""
-        return VideoJob(self, _job_id(video_id, "video_id"), kind=kind)
+        return VideoJob(self, job_id_arg(video_id, "video_id"), kind=kind)
 
     def image_job(self, image_id: int, *, kind: str = "image") -> ImageJob:
         """A handle for an existing ``image_id``."""
-        return ImageJob(self, _job_id(image_id, "image_id"), kind=kind)
+        return ImageJob(self, job_id_arg(image_id, "image_id"), kind=kind)
 
     async def as_completed(
         self, jobs: Iterable[J], *, timeout: float | None = None
@@ -519,12 +518,3 @@ class AsyncPixVerse:
             overwrite=overwrite,
             timeouts=self.timeouts,
         )
-
-
-def _job_id(value: object, name: str) -> int:
-    """An id must be an int (a float loses precision above 2**53; a str may be a mistake)."""
-    if type(value) is not int or value <= 0:
-        raise RequestValidationError(
-            f"{name} must be a positive integer, got {value!r}", field=name
-        )
-    return value

@@ -7,7 +7,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from ._exceptions import ServerError
+from ._exceptions import RequestValidationError, ServerError
 from .types.image import ImageResult
 from .types.video import VideoResult
 
@@ -163,3 +163,12 @@ def created_credits(data: Mapping[str, Any]) -> int | None:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
     return None
+
+
+def job_id_arg(value: object, name: str) -> int:
+    """A caller-given job id: an int (a float loses precision above 2**53; a str may be a slip)."""
+    if type(value) is not int or value <= 0:
+        raise RequestValidationError(
+            f"{name} must be a positive integer, got {value!r}", field=name
+        )
+    return value

@@ -41,7 +41,7 @@ from ._batch import (
     BatchValidationError,
     ItemOutcome,
 )
-from ._client import AsyncPixVerse
+from ._client import AsyncPixVerse, redact
 from ._config import PollPolicy
 from ._constants import (
     CLI_EMULATOR_JOB_SECONDS,
@@ -98,10 +98,6 @@ def _fault(text: str) -> FaultRule:
         raise argparse.ArgumentTypeError(
             f"invalid fault {text!r}: use KIND or KIND:RATE with KIND one of {kinds}"
         ) from None
-
-
-def _redact(key: str) -> str:
-    return f"{key[:3]}…{key[-4:]}" if len(key) > 10 else "…"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -337,7 +333,7 @@ async def run_emulator(config: EmulatorConfig, *, key_given: bool) -> None:
             loop.add_signal_handler(sig, stop.set)
     async with Emulator(config) as emu:
         key = emu.api_key
-        shown = f"{_redact(key)} (the key you passed)" if key_given else key
+        shown = f"{redact(key)} (the key you passed)" if key_given else key
         print(f"PixVerse emulator listening on {emu.base_url}", flush=True)
         print(f"API key: {shown}", flush=True)
         print(f"Stats: {emu.origin}/_emulator/stats   (Ctrl-C to stop)", flush=True)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .._jobs import ImageJob
+from .._jobs import ImageJob, job_id_arg
 from ..types._base import build
 from ..types.image import ImageResult, ImageTemplateRequest
 from ._base import Resource, fields
-from .video import _id
 
 
 class ImageResource(Resource):
@@ -19,5 +18,7 @@ class ImageResource(Resource):
 
     async def result(self, image_id: int) -> ImageResult:
         """The current status of an image job (``GET /image/result/{image_id}``)."""
-        response = await self._client._request("GET", f"/image/result/{_id(image_id, 'image_id')}")
+        response = await self._client._request(
+            "GET", f"/image/result/{job_id_arg(image_id, 'image_id')}"
+        )
         return ImageResult.model_validate(response.data)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .._jobs import VideoJob
+from .._jobs import VideoJob, job_id_arg
 from ..types._base import build
 from ..types.video import (
     ExtendRequest,
@@ -374,15 +374,7 @@ class VideoResource(Resource):
 
     async def result(self, video_id: int) -> VideoResult:
         """The current status of a video job (``GET /video/result/{video_id}``)."""
-        response = await self._client._request("GET", f"/video/result/{_id(video_id, 'video_id')}")
-        return VideoResult.model_validate(response.data)
-
-
-def _id(value: int, name: str) -> int:
-    from .._exceptions import RequestValidationError
-
-    if type(value) is not int or value <= 0:
-        raise RequestValidationError(
-            f"{name} must be a positive integer, got {value!r}", field=name
+        response = await self._client._request(
+            "GET", f"/video/result/{job_id_arg(video_id, 'video_id')}"
         )
-    return value
+        return VideoResult.model_validate(response.data)
