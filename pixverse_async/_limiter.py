@@ -11,7 +11,10 @@ HTTP call. One limiter is shared by everything on a client: batches, single call
   limit is found after about N submits, with one rejection.
 - Learning: on a 500044 the limiter pauses, re-polls the jobs that hold slots (a job that has
   just ended on the server may not have been seen yet, and would be counted), and takes the
-  jobs still held as the limit.
+  jobs still held as the limit. That count is a lower bound of the real limit (those jobs ran
+  at once); a job that ends during the re-poll is not counted, so with jobs not much longer
+  than a status round trip the limit can be learned low. Every later 500044 gives a new lower
+  bound, and the estimate only grows from them (and from probes).
 - Learned: every ``probe_interval`` seconds, while work is waiting, one extra submit probes
   upward; if it is accepted the limit grows by one (a plan upgrade is noticed).
 - Squeeze: a 500044 below the learned limit means someone else uses the same key. It is not a
@@ -229,6 +232,8 @@ class SlotLimiter:
             self._learned = True
             self._estimate = max(1, others)
             self._last_probe = time.monotonic()
+        elif others > self._estimate:
+            self._estimate = others  # more of ours ran at once than the estimate: a better bound
         elif slot.probe and others >= self._estimate:
             self._last_probe = time.monotonic()  # the probe found no room: try later
         elif others < self._estimate:
