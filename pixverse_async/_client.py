@@ -47,6 +47,7 @@ from .resources.media import MediaResource
 from .resources.video import VideoResource
 from .types.image import ImageResult
 from .types.video import VideoResult
+from .webhooks import WebhookEvent
 
 logger = logging.getLogger("pixverse_async")
 
@@ -87,6 +88,10 @@ class AsyncPixVerse:
         max_concurrency: generation slots: the account's concurrent-generation limit, or
             ``"auto"`` (default) to learn it from ErrCode 500044, or ``None`` for no limiter
             (500044 then raises :class:`ConcurrencyLimitError`). See :class:`SlotLimiter`.
+        webhooks: the account's webhook delivers this client's video jobs (a receiver from
+            :mod:`pixverse_async.webhooks` passes each delivery to :meth:`resolve_webhook`):
+            their waits end on delivery, and they are polled only as a slow fallback (see
+            ``PollPolicy.webhook_fallback``). Image jobs have no webhooks and are polled.
         session: an aiohttp session to borrow (not closed by the client).
         transport: a custom :class:`Transport` (tests); replaces the aiohttp one.
 
@@ -106,6 +111,7 @@ class AsyncPixVerse:
         limits: Limits | None = None,
         poll: PollPolicy | None = None,
         max_concurrency: int | Literal["auto"] | None = "auto",
+        webhooks: bool = False,
         session: aiohttp.ClientSession | None = None,
         transport: Transport | None = None,
     ) -> None:
@@ -144,7 +150,10 @@ class AsyncPixVerse:
             session=session,
         )
         self._send = with_retries(self._transport.send, retry)
-        self._poller: PollScheduler[Any] = PollScheduler(self._fetch_status, self.poll)
+        self.webhooks = webhooks
+        self._poller: PollScheduler[Any] = PollScheduler(
+            self._fetch_status, self.poll, webhook_media=("video",) if webhooks else ()
+        )
         try:
             limiter = None if max_concurrency is None else SlotLimiter(max_concurrency)
         except ValueError as exc:
@@ -351,6 +360,28 @@ class AsyncPixVerse:
         self._limiter = limiter
         if limiter is not None:
             limiter.refresh = self._refresh_held
+
+    def resolve_webhook(self, event: WebhookEvent) -> bool:
+        """Hand a verified webhook delivery to the jobs waiting on it.
+
+        Their waits return (or raise, for statuses 7 and 8) now, and the poll scheduler stops
+        polling the job. The result carries the delivery's fields (``id``, ``status``,
+        ``url``, ``size``, ``has_audio``); ``client.video.result(id)`` has the rest. A
+        delivery for a job not waited on yet is kept, so a later ``wait()`` returns at once.
+        Receivers (:class:`~pixverse_async.webhooks.WebhookReceiver`) call this for you.
+
+        Returns:
+            Whether a waiting job was resolved (False for duplicates and unwatched jobs).
+        """
+        self._check_open()
+        snapshot = VideoResult(
+            id=event.id,
+            status=event.status,
+            url=event.url or None,
+            size=event.size,
+            has_audio=event.has_audio,
+        )
+        return self._poller.resolve("video", event.id, snapshot)
 
     async def _fetch_status(self, media: str, job_id: int) -> VideoResult | ImageResult:
         if media == "image":

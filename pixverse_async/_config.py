@@ -16,6 +16,7 @@ from ._constants import (
     POLL_JITTER,
     POLL_MAX_CONCURRENCY,
     POLL_MAX_RPS,
+    POLL_WEBHOOK_FALLBACK,
     POOL_LIMIT,
     POOL_LIMIT_PER_HOST,
     READ_TIMEOUT,
@@ -109,6 +110,10 @@ class PollPolicy:
         first_poll_quantile: the quantile of learned durations used for the first poll.
         max_concurrency: status requests in flight at once, for the whole client.
         max_rps: status requests per second, for the whole client (``None``: no cap).
+        webhook_fallback: webhook mode (``AsyncPixVerse(webhooks=True)``): seconds between the
+            fallback status requests of a job a webhook should resolve. The first one comes
+            this long after the job's expected end (learned from earlier deliveries), so a
+            lost or late delivery is still caught while punctual ones cost no request.
     """
 
     interval: float = POLL_INTERVAL
@@ -117,6 +122,7 @@ class PollPolicy:
     first_poll_quantile: float = POLL_FIRST_QUANTILE
     max_concurrency: int = POLL_MAX_CONCURRENCY
     max_rps: float | None = POLL_MAX_RPS
+    webhook_fallback: float = POLL_WEBHOOK_FALLBACK
 
     def __post_init__(self) -> None:
         if self.interval <= 0:
@@ -129,3 +135,5 @@ class PollPolicy:
             raise ValueError("PollPolicy.max_concurrency must be at least 1")
         if self.max_rps is not None and self.max_rps <= 0:
             raise ValueError("PollPolicy.max_rps must be positive or None")
+        if self.webhook_fallback <= 0:
+            raise ValueError("PollPolicy.webhook_fallback must be positive")

@@ -6,6 +6,7 @@ BASE_URL_INTL = "https://app-api.pixverse.ai/openapi/v2"
 BASE_URL_CN = "https://app-api.pixverseai.cn/openapi/v2"
 ENV_API_KEY = "PIXVERSE_API_KEY"
 ENV_BASE_URL = "PIXVERSE_BASE_URL"
+ENV_WEBHOOK_SECRET = "PIXVERSE_WEBHOOK_SECRET"
 
 # Timeouts, seconds (reference 1.x; see Timeouts)
 CONNECT_TIMEOUT = 10.0
@@ -38,6 +39,19 @@ POLL_LEARN_SAMPLES = 64
 POLL_MIN_SAMPLES = 3
 #: steady durations: the first poll closes in on the end to within this share of an interval
 POLL_FIRST_PRECISION = 0.05
+#: webhook mode: seconds between fallback polls of a job a webhook should resolve, counted
+#: from its expected end (a delivery that is lost or late is still caught)
+POLL_WEBHOOK_FALLBACK = 60.0
+#: webhook mode: the quantile of learned submit-to-delivery times taken as a job's expected end
+POLL_WEBHOOK_END_QUANTILE = 0.9
+#: deliveries remembered for jobs nobody watches yet (a wait() after the webhook resolves at once)
+POLL_EARLY_RESULTS = 10_000
+
+# Webhook receivers (see pixverse_async.webhooks)
+WEBHOOK_TOLERANCE = 300.0  # seconds a delivery's timestamp may differ from now (reference 7.3)
+WEBHOOK_MAX_BODY = 65_536  # bytes; a delivery is a few hundred
+WEBHOOK_SEEN_EVENTS = 100_000  # (id, status) pairs remembered to ignore duplicate deliveries
+WEBHOOK_PATH = "/pixverse/webhook"  # default route of the receivers
 
 # Generation-slot limiter (see SlotLimiter)
 SLOT_RELEASE_SECONDS = 600.0  # the server stops counting a job generating longer than 10 min

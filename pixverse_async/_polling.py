@@ -13,6 +13,10 @@ many jobs, the API sees at most one status request per job per interval.
 - Waiting is per caller: a deadline or a cancellation ends that caller's wait only. A job
   nobody waits for any more is dropped at its next due time.
 - :meth:`PollScheduler.resolve` lets another source (a webhook) finish a job without polling.
+  In webhook mode (``webhook_media``), jobs of those media are only polled as a slow fallback:
+  first ``PollPolicy.webhook_fallback`` seconds after their expected end (a high quantile of
+  the submit-to-delivery times seen so far), then every ``webhook_fallback`` seconds. A
+  delivery for a job nobody watches yet is kept (bounded), so a later wait returns at once.
 """
 
 from __future__ import annotations
@@ -22,15 +26,21 @@ import heapq
 import logging
 import random
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 import anyio
 
 from ._config import PollPolicy
-from ._constants import POLL_FIRST_PRECISION, POLL_LEARN_SAMPLES, POLL_MIN_SAMPLES
+from ._constants import (
+    POLL_EARLY_RESULTS,
+    POLL_FIRST_PRECISION,
+    POLL_LEARN_SAMPLES,
+    POLL_MIN_SAMPLES,
+    POLL_WEBHOOK_END_QUANTILE,
+)
 from ._exceptions import (
     APIConnectionError,
     ClientClosedError,
@@ -62,12 +72,23 @@ Fetch = Callable[[str, int], Awaitable[Any]]
 
 
 class _Watch:
-    __slots__ = ("done", "key", "kind", "last_running", "polls", "snapshot", "started", "waiters")
+    __slots__ = (
+        "done",
+        "key",
+        "kind",
+        "last_running",
+        "polls",
+        "snapshot",
+        "started",
+        "waiters",
+        "webhook",
+    )
 
-    def __init__(self, key: Key, kind: str, started: float) -> None:
+    def __init__(self, key: Key, kind: str, started: float, *, webhook: bool = False) -> None:
         self.key = key
         self.kind = kind
         self.started = started
+        self.webhook = webhook  # a delivery should end it: poll only as a slow fallback
         self.last_running: float | None = None  # when the last poll that saw it running was sent
         self.polls = 0
         self.snapshot: Any = None
@@ -88,11 +109,25 @@ class PollStatistics:
 
 
 class PollScheduler(Generic[S]):
-    """Watches jobs for one client. Create it lazily; close it with :meth:`aclose`."""
+    """Watches jobs for one client. Create it lazily; close it with :meth:`aclose`.
 
-    def __init__(self, fetch: Fetch, policy: PollPolicy) -> None:
+    Args:
+        fetch: ``await fetch(media, job_id)`` returns a status snapshot.
+        policy: intervals, pacing and pool size.
+        webhook_media: media (``"video"``) whose jobs webhooks resolve; those are polled only
+            as a slow fallback.
+    """
+
+    def __init__(
+        self, fetch: Fetch, policy: PollPolicy, *, webhook_media: Collection[str] = ()
+    ) -> None:
         self._fetch = fetch
         self.policy = policy
+        self.webhook_media = frozenset(webhook_media)
+        #: per job kind: seconds from submit to the delivery that ended it (webhook mode)
+        self._arrivals: dict[str, deque[float]] = {}
+        #: deliveries for jobs nobody watched (yet): a later wait settles from them
+        self._early: OrderedDict[Key, Any] = OrderedDict()
         self._watches: dict[Key, _Watch] = {}
         self._heap: list[tuple[float, int, _Watch]] = []
         self._seq = 0
@@ -168,11 +203,29 @@ class PollScheduler(Generic[S]):
             ) from None
 
     def resolve(self, media: str, job_id: int, snapshot: Any) -> bool:
-        """Finish a watched job from outside (a webhook). Returns whether it was watched."""
-        watch = self._watches.get((media, job_id))
-        if watch is None or watch.done or snapshot.status not in TERMINAL:
+        """Finish a job from outside (a webhook delivery) without polling it.
+
+        A watched job's waiters get ``snapshot`` now and its polling stops. A job nobody
+        watches yet is remembered (the last ``POLL_EARLY_RESULTS``), so a later wait on it
+        returns at once. A non-terminal snapshot is ignored.
+
+        Returns:
+            Whether a watched job was finished (False for a duplicate or an unknown job).
+        """
+        if snapshot.status not in TERMINAL:
+            return False
+        key = (media, job_id)
+        watch = self._watches.get(key)
+        if watch is None or watch.done:
+            self._early[key] = snapshot
+            self._early.move_to_end(key)
+            while len(self._early) > POLL_EARLY_RESULTS:
+                self._early.popitem(last=False)
             return False
         self._external += 1
+        if watch.webhook:
+            arrivals = self._arrivals.setdefault(watch.kind, deque(maxlen=POLL_LEARN_SAMPLES))
+            arrivals.append(max(0.0, time.monotonic() - watch.started))
         self._finish(watch, snapshot)
         return True
 
@@ -205,6 +258,18 @@ class PollScheduler(Generic[S]):
             resolved_by_poll=self._by_poll,
             resolved_externally=self._external,
         )
+
+    def expected_end(self, kind: str) -> float:
+        """Webhook mode: seconds after submit by which most ``kind`` deliveries have arrived.
+
+        A high quantile of the recent submit-to-delivery times; before enough deliveries, the
+        learned first-poll delay, else one poll interval.
+        """
+        arrivals = self._arrivals.get(kind)
+        if arrivals and len(arrivals) >= POLL_MIN_SAMPLES:
+            ordered = sorted(arrivals)
+            return ordered[int(POLL_WEBHOOK_END_QUANTILE * (len(ordered) - 1))]
+        return self.expected_duration(kind) or self.policy.interval
 
     def expected_duration(self, kind: str) -> float | None:
         """The learned first-poll delay for ``kind`` (``None`` until enough jobs finished).
@@ -266,10 +331,20 @@ class PollScheduler(Generic[S]):
         if watch is not None:  # already queued, being polled, or done
             return watch
         now = time.monotonic()
-        watch = _Watch(key, kind, submitted_at if submitted_at is not None else now)
+        started = submitted_at if submitted_at is not None else now
+        watch = _Watch(key, kind, started, webhook=media in self.webhook_media)
+        early = self._early.get(key)
+        if early is not None:  # its delivery came before anybody waited: nothing to poll
+            watch.done = True
+            watch.snapshot = early
+            return watch
         self._watches[key] = watch
-        first = self.policy.first_poll
-        if first is None:
+        first: float
+        if watch.webhook:
+            first = self.expected_end(kind) + self.policy.webhook_fallback
+        elif self.policy.first_poll is not None:
+            first = self.policy.first_poll
+        else:
             first = self.expected_duration(kind) or self.policy.interval
         self._push(max(now, watch.started + first), watch)
         return watch
@@ -363,7 +438,8 @@ class PollScheduler(Generic[S]):
             watch.last_running = sent
         if not watch.done:
             jitter = self.policy.jitter
-            delay = self.policy.interval * random.uniform(1 - jitter, 1 + jitter)
+            every = self.policy.webhook_fallback if watch.webhook else self.policy.interval
+            delay = every * random.uniform(1 - jitter, 1 + jitter)
             self._push(now + delay, watch)
 
     def _learn(self, watch: _Watch, done_at: float) -> None:

@@ -1,11 +1,20 @@
-"""Verify PixVerse webhook deliveries (reference section 7).
+"""Receive PixVerse webhook deliveries (reference section 7): verify, then resolve waiting jobs.
 
-::
+With webhooks, a job's result arrives by push instead of status polls. Serve a receiver and
+create the client in webhook mode; every verified delivery ends the matching ``job.wait()``
+and the poll scheduler stops polling that job (it keeps a slow fallback poll for deliveries
+that are lost or late)::
 
-    from pixverse_async.webhooks import WebhookVerifier
+    from pixverse_async import AsyncPixVerse
+    from pixverse_async.webhooks import WebhookReceiver, webhook_app
 
-    verifier = WebhookVerifier(secret)
-    event = verifier.verify(request.headers, await request.read())  # raises if not genuine
+    client = AsyncPixVerse(webhooks=True)
+    receiver = WebhookReceiver(secret, client=client)
+    app = webhook_app(receiver)              # aiohttp; FastAPI: pixverse_async.fastapi
+
+Lower level, :class:`WebhookVerifier` checks one delivery::
+
+    event = WebhookVerifier(secret).verify(request.headers, await request.read())
     # event.id (the video_id, int), event.status, event.url, event.size, event.credits
 
 A delivery is genuine when its ``Webhook-Signature`` is the Base64 HMAC-SHA256, keyed with the
@@ -15,26 +24,37 @@ key-sorted order is accepted too, as the reference asks). The comparison is cons
 timestamp more than ``tolerance`` seconds (default 300) from now, a nonce already seen within
 that window, and nested or null values are refused.
 
-Receivers must be idempotent: PixVerse may deliver the same (id, status) more than once.
+Receivers must be idempotent: PixVerse may deliver the same (id, status) more than once;
+:class:`WebhookReceiver` answers a duplicate ``ok`` and does nothing else.
 """
 
 from __future__ import annotations
 
 import hmac
+import inspect
 import json
+import logging
 import time
-from collections import OrderedDict
-from collections.abc import Mapping
-from typing import Any, Protocol
+from collections import Counter, OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
+from aiohttp import web
 from pydantic import ValidationError
 
+from ._constants import WEBHOOK_MAX_BODY, WEBHOOK_PATH, WEBHOOK_SEEN_EVENTS, WEBHOOK_TOLERANCE
 from ._exceptions import PixVerseError
 from ._signing import signature, urlencoded_payload
 from .types._base import ResponseModel
 
+if TYPE_CHECKING:
+    from ._client import AsyncPixVerse
+
+logger = logging.getLogger("pixverse_async.webhooks")
+
 #: seconds a delivery's timestamp may differ from now (reference 7.3)
-DEFAULT_TOLERANCE = 300.0
+DEFAULT_TOLERANCE = WEBHOOK_TOLERANCE
 _HEADERS = ("Webhook-Timestamp", "Webhook-Nonce", "Webhook-Signature")
 
 
@@ -193,11 +213,175 @@ def _coerce_id(payload: dict[str, Any]) -> dict[str, Any]:
     return payload
 
 
+@dataclass(frozen=True)
+class WebhookReply:
+    """What a receiver answers: ``status`` and the plain-text ``body``."""
+
+    status: int
+    body: str
+
+
+@dataclass(frozen=True)
+class ReceiverStatistics:
+    """Counts of a :class:`WebhookReceiver`'s deliveries.
+
+    Attributes:
+        received: deliveries handled.
+        accepted: genuine, new (id, status) events dispatched.
+        duplicates: genuine deliveries of an (id, status) already accepted (answered ``ok``).
+        resolved: accepted events that ended a job a client was waiting on.
+        rejected: refused deliveries by reason (``bad_signature``, ``stale``, ``malformed``...).
+        errors: accepted events whose ``on_event`` callback raised (answered 500: redelivered).
+    """
+
+    received: int
+    accepted: int
+    duplicates: int
+    resolved: int
+    rejected: dict[str, int]
+    errors: int
+
+
+EventCallback = Callable[[WebhookEvent], "Awaitable[None] | None"]
+
+
+class WebhookReceiver:
+    """Verifies deliveries and hands genuine ones to a client; independent of any web framework.
+
+    :meth:`handle` takes a request's headers and raw body and returns the reply to send:
+
+    - genuine and new: ``client.resolve_webhook(event)`` (the waiting job returns now and is no
+      longer polled), then ``on_event(event)`` if given; HTTP 200 ``ok``;
+    - genuine, but an (id, status) already accepted: HTTP 200 ``ok``, nothing else;
+    - bad or missing signature headers, stale timestamp, replayed nonce: HTTP 401;
+    - a body that is not a flat JSON event (or larger than 64 KiB): HTTP 400;
+    - ``on_event`` raised: HTTP 500 (PixVerse delivers again later; the error is logged).
+
+    A refused delivery changes nothing, so it cannot disturb other jobs.
+
+    Args:
+        secret: the webhook's secret key (never logged or shown).
+        client: the client whose waiting jobs deliveries resolve (``webhooks=True`` on the
+            client also stops it polling them).
+        on_event: called with each new event (sync or async), e.g. to update a database.
+        tolerance: seconds a delivery's timestamp may differ from now.
+        nonces: where seen nonces are kept (default: in memory; share one between workers).
+        remember: (id, status) pairs kept to ignore duplicates.
+    """
+
+    def __init__(
+        self,
+        secret: str,
+        *,
+        client: AsyncPixVerse | None = None,
+        on_event: EventCallback | None = None,
+        tolerance: float = DEFAULT_TOLERANCE,
+        nonces: NonceStore | None = None,
+        remember: int = WEBHOOK_SEEN_EVENTS,
+    ) -> None:
+        self.verifier = WebhookVerifier(secret, tolerance=tolerance, nonces=nonces)
+        self.client = client
+        self.on_event = on_event
+        self._remember = remember
+        self._seen: OrderedDict[tuple[int, int], None] = OrderedDict()
+        self._received = self._accepted = self._duplicates = self._resolved = self._errors = 0
+        self._rejected: Counter[str] = Counter()
+
+    def __repr__(self) -> str:
+        return (
+            f"<WebhookReceiver accepted={self._accepted} rejected={sum(self._rejected.values())}>"
+        )
+
+    async def handle(self, headers: Mapping[str, str], body: bytes) -> WebhookReply:
+        """Verify and dispatch one delivery; return the reply to send (see the class doc)."""
+        self._received += 1
+        if len(body) > WEBHOOK_MAX_BODY:
+            return self._refuse(400, "malformed", f"body over {WEBHOOK_MAX_BODY} bytes")
+        try:
+            event = self.verifier.verify(headers, body)
+        except WebhookVerificationError as exc:
+            return self._refuse(400 if exc.reason == "malformed" else 401, exc.reason, str(exc))
+        key = (event.id, event.status)
+        if key in self._seen:
+            self._duplicates += 1
+            logger.debug("duplicate delivery of video %s status %s ignored", *key)
+            return WebhookReply(200, "ok")
+        self._seen[key] = None  # before any await: a concurrent duplicate is ignored too
+        while len(self._seen) > self._remember:
+            self._seen.popitem(last=False)
+        if (
+            self.client is not None
+            and not self.client.closed
+            and self.client.resolve_webhook(event)
+        ):
+            self._resolved += 1
+        if self.on_event is not None:
+            try:
+                outcome = self.on_event(event)
+                if inspect.isawaitable(outcome):
+                    await outcome
+            except Exception:
+                del self._seen[key]  # let the redelivery through
+                self._errors += 1
+                logger.exception("on_event failed for video %s status %s", *key)
+                return WebhookReply(500, "error")
+        self._accepted += 1
+        logger.debug("delivery: video %s status %s", *key)
+        return WebhookReply(200, "ok")
+
+    def _refuse(self, status: int, reason: str, message: str) -> WebhookReply:
+        self._rejected[reason] += 1
+        logger.warning("webhook delivery refused (%s): %s", reason, message)
+        return WebhookReply(status, reason)
+
+    def statistics(self) -> ReceiverStatistics:
+        return ReceiverStatistics(
+            received=self._received,
+            accepted=self._accepted,
+            duplicates=self._duplicates,
+            resolved=self._resolved,
+            rejected=dict(self._rejected),
+            errors=self._errors,
+        )
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def webhook_handler(receiver: WebhookReceiver) -> Handler:
+    """An aiohttp request handler for ``receiver`` (add it to your own app's routes)."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        if request.content_length is not None and request.content_length > WEBHOOK_MAX_BODY:
+            return web.Response(status=413, text="body too large")
+        body = await request.read()  # the raw bytes: the signature covers them exactly
+        reply = await receiver.handle(request.headers, body)
+        return web.Response(status=reply.status, text=reply.body)
+
+    return handle
+
+
+def webhook_app(receiver: WebhookReceiver, *, path: str = WEBHOOK_PATH) -> web.Application:
+    """An aiohttp application that receives deliveries at ``POST path``.
+
+    Serve it with ``web.run_app(app)``, an ``AppRunner``, or mount it with
+    ``parent.add_subapp(prefix, app)``.
+    """
+    app = web.Application(client_max_size=WEBHOOK_MAX_BODY)
+    app.router.add_post(path, webhook_handler(receiver))
+    return app
+
+
 __all__ = [
     "DEFAULT_TOLERANCE",
     "MemoryNonceStore",
     "NonceStore",
+    "ReceiverStatistics",
     "WebhookEvent",
+    "WebhookReceiver",
+    "WebhookReply",
     "WebhookVerificationError",
     "WebhookVerifier",
+    "webhook_app",
+    "webhook_handler",
 ]
