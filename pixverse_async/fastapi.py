@@ -13,7 +13,7 @@ hands it to handlers; and a router that receives PixVerse webhooks::
 
     @app.post("/remix")
     async def remix(video_id: int, prompt: str, client: PixVerseClient) -> dict[str, str]:
-        job = await client.video.modify(video_id=video_id, prompt=prompt, quality="540p")
+        job = await client.video.modify(source_video_id=video_id, prompt=prompt, quality="540p")
         result = await job.wait(timeout=600)      # ended by the webhook, or by polling
         return {"url": result.url or ""}
 

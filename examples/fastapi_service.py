@@ -1,0 +1,118 @@
+"""A FastAPI remix service: ``POST /remix`` edits a video with PixVerse and answers its URL.
+
+One :class:`~pixverse_async.AsyncPixVerse` serves the whole app (opened by the lifespan, shared
+by every request); with a webhook secret, results arrive by webhook at
+``POST /pixverse/webhook`` and jobs are not polled (a slow fallback poll catches lost
+deliveries); without one, they are polled.
+
+- ``POST /remix`` (multipart form): ``prompt``, and either ``video`` (a file upload) or
+  ``video_id`` (a PixVerse-generated video to edit further); optional ``quality`` (default
+  540p). Submits a modify job and answers when it ends: ``{"video_id", "status", "url",
+  "credits"}``.
+- ``GET /jobs/{video_id}``: the job's status and URL.
+
+Configuration (environment): ``PIXVERSE_API_KEY``, ``PIXVERSE_BASE_URL``,
+``PIXVERSE_WEBHOOK_SECRET`` (optional), and for this example ``REMIX_POLL_INTERVAL`` (seconds,
+default 4; 0.05 suits the emulator) and ``REMIX_TIMEOUT`` (seconds a request waits, default 900).
+
+Against the built-in emulator (two terminals)::
+
+    pixverse-async emulator --port 8080 --api-key demo-key-123456 \\
+        --webhook-url http://127.0.0.1:8000/pixverse/webhook --webhook-secret s3cret
+    PIXVERSE_API_KEY=demo-key-123456 PIXVERSE_BASE_URL=http://127.0.0.1:8080/openapi/v2 \\
+        PIXVERSE_WEBHOOK_SECRET=s3cret REMIX_POLL_INTERVAL=0.05 \\
+        uvicorn examples.fastapi_service:app --port 8000
+
+    curl -F prompt="turn it into a watercolor painting" -F video=@examples/media/beach.mp4 \\
+        http://127.0.0.1:8000/remix
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Any
+
+from fastapi import FastAPI, File, Form, HTTPException, UploadFile
+
+from pixverse_async import (
+    AsyncPixVerse,
+    InsufficientCreditsError,
+    JobError,
+    JobTimeoutError,
+    NotFoundError,
+    PixVerseError,
+    PollPolicy,
+    RequestValidationError,
+)
+from pixverse_async.fastapi import PixVerseClient, pixverse_lifespan, webhook_router
+from pixverse_async.types import VideoStatus
+
+POLL_INTERVAL = float(os.environ.get("REMIX_POLL_INTERVAL", "4"))
+TIMEOUT = float(os.environ.get("REMIX_TIMEOUT", "900"))
+
+
+def make_client() -> AsyncPixVerse:
+    """The app's one client (key and URL from the environment)."""
+    webhooks = bool(os.environ.get("PIXVERSE_WEBHOOK_SECRET"))
+    return AsyncPixVerse(poll=PollPolicy(interval=POLL_INTERVAL), webhooks=webhooks)
+
+
+app = FastAPI(title="remix service", lifespan=pixverse_lifespan(make_client))
+app.include_router(webhook_router())
+
+
+@app.post("/remix")
+async def remix(
+    client: PixVerseClient,
+    prompt: Annotated[str, Form()],
+    video: Annotated[UploadFile | None, File()] = None,
+    video_id: Annotated[int | None, Form()] = None,
+    quality: Annotated[str, Form()] = "540p",
+) -> dict[str, Any]:
+    if (video is None) == (video_id is None):
+        raise HTTPException(422, "send exactly one of video (a file) or video_id")
+    try:
+        media_id = None
+        if video is not None:  # streamed to PixVerse from the spooled upload
+            uploaded = await client.media.upload_media(video.file, filename=video.filename)
+            media_id = uploaded.media_id
+        job = await client.video.modify(
+            prompt=prompt, quality=quality, source_video_id=video_id, video_media_id=media_id
+        )
+    except RequestValidationError as exc:  # nothing was sent or charged
+        raise HTTPException(422, str(exc)) from None
+    except InsufficientCreditsError as exc:
+        raise HTTPException(402, str(exc)) from None
+    except NotFoundError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except PixVerseError as exc:
+        raise HTTPException(502, str(exc)) from None
+    try:
+        result = await job.wait(timeout=TIMEOUT)
+    except JobTimeoutError:  # still generating: the caller can come back to GET /jobs/{id}
+        raise HTTPException(504, f"video {job.id} is still generating") from None
+    except JobError as exc:  # failed or moderated (credits refunded)
+        raise HTTPException(422, str(exc)) from None
+    return {"video_id": job.id, "status": "succeeded", "url": result.url, "credits": job.credits}
+
+
+@app.get("/jobs/{video_id}")
+async def job_status(video_id: int, client: PixVerseClient) -> dict[str, Any]:
+    try:
+        result = await client.video.result(video_id)
+    except NotFoundError:
+        raise HTTPException(404, f"no video {video_id}") from None
+    except PixVerseError as exc:
+        raise HTTPException(502, str(exc)) from None
+    status = VideoStatus.of(result.status)
+    return {
+        "video_id": result.id,
+        "status": status.name.lower() if status else "generating",
+        "url": result.url if result.succeeded else None,
+    }
+
+
+if __name__ == "__main__":
+    import uvicorn
+
+    uvicorn.run(app, host="127.0.0.1", port=int(os.environ.get("PORT", "8000")))
