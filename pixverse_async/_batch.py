@@ -726,6 +726,13 @@ class Batch:
                 )
             self._emit("failed", work, job_id=job.id, detail=str(err))
             return self._outcome(work, job_id=job.id, error=err)
+        except PixVerseError as err:
+            # its status could not be read for good (e.g. the key was revoked): the job exists
+            # and is paid, so its record stays "accepted" and a resume re-attaches to it
+            self.summary.running -= 1
+            detail = f"status of {job.media} {job.id} unreadable (resume re-attaches): {err}"
+            self._emit("failed", work, job_id=job.id, detail=detail)
+            return self._outcome(work, job_id=job.id, error=err, credits=job.credits)
         self.summary.running -= 1
         if journal is not None:
             await journal.finished(

@@ -33,6 +33,7 @@ pytestmark = pytest.mark.anyio
 
 KEY = "pv-batch-test-key-0000001"
 POLL = PollPolicy(interval=0.02, jitter=0.1, max_rps=None, max_concurrency=64)
+T2V = {"model": "v5", "duration": 5, "quality": "360p", "aspect_ratio": "16:9"}
 RETRY = RetryPolicy(max_retries=6, initial_backoff=0.001, max_backoff=0.01, max_elapsed=20)
 
 
@@ -432,3 +433,23 @@ async def test_items_waiting_for_a_slot_do_not_submit_after_a_stop() -> None:
     # submits already in the air (one per slot at most) may meet 500090; none of the other
     # waiters submits after that
     assert 1 <= stats["errors_by_code"].get("500090", 0) <= 2
+
+
+async def test_an_unreadable_status_keeps_the_paid_job_for_resume(
+    emu: Emulator, client: AsyncPixVerse, tmp_path: Path
+) -> None:
+    """A definitive error on a status poll (here 500020) must not lose the created job."""
+    journal = tmp_path / "run.db"
+    items = [{"key": "only", "kind": "text_to_video", "params": {**T2V, "prompt": "a fox"}}]
+    emu.set_faults(FaultPlan(rules=(FaultRule(FaultKind.PERMISSION, count=1, path="/result"),)))
+    [outcome] = await client.run_batch(items, journal=journal)
+    assert type(outcome.error).__name__ == "PermissionDeniedError"
+    assert outcome.job_id is not None and outcome.credits  # the job and its price are kept
+    async with await Journal.open(journal) as j:
+        record = await j.get("only")
+    assert record is not None and record.state == "accepted"
+    assert record.video_id == outcome.job_id
+
+    [resumed] = await client.run_batch(items, journal=journal)  # re-attaches, submits nothing
+    assert resumed.ok and resumed.job_id == outcome.job_id and resumed.resumed
+    assert emu.stats()["jobs_created"] == 1
