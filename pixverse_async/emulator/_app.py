@@ -185,6 +185,10 @@ class Api:
         if kind is FaultKind.HTTP_500:
             return error_response(ApiError(500100, http_status=500, lower=True))
         if kind is FaultKind.SLOW:
+            # the request has fully arrived (as at a real server) before the wait, so it is
+            # processed even if the client gives up meanwhile (uploads are read as they stream)
+            if not request.content_type.startswith("multipart/"):
+                await request.read()
             await asyncio.sleep(rule.delay)
             return None
         return error_response(ApiError(_ENVELOPE_FAULTS[kind]))
