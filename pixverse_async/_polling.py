@@ -126,7 +126,8 @@ class PollScheduler(Generic[S]):
         self.webhook_media = frozenset(webhook_media)
         #: per job kind: seconds from submit to the delivery that ended it (webhook mode)
         self._arrivals: dict[str, deque[float]] = {}
-        #: deliveries for jobs nobody watched (yet): a later wait settles from them
+        #: final snapshots of webhook-mode jobs (by delivery or poll), and deliveries for jobs
+        #: nobody watched yet: a later wait settles from them instead of a slow fallback poll
         self._early: OrderedDict[Key, Any] = OrderedDict()
         self._watches: dict[Key, _Watch] = {}
         self._heap: list[tuple[float, int, _Watch]] = []
@@ -217,10 +218,7 @@ class PollScheduler(Generic[S]):
         key = (media, job_id)
         watch = self._watches.get(key)
         if watch is None or watch.done:
-            self._early[key] = snapshot
-            self._early.move_to_end(key)
-            while len(self._early) > POLL_EARLY_RESULTS:
-                self._early.popitem(last=False)
+            self._keep(key, snapshot)
             return False
         self._external += 1
         if watch.webhook:
@@ -449,9 +447,17 @@ class PollScheduler(Generic[S]):
         low = None if running is None else max(0.0, running - watch.started)
         samples.append((low, max(0.0, done_at - watch.started)))
 
+    def _keep(self, key: Key, snapshot: Any) -> None:
+        self._early[key] = snapshot
+        self._early.move_to_end(key)
+        while len(self._early) > POLL_EARLY_RESULTS:
+            self._early.popitem(last=False)
+
     def _finish(self, watch: _Watch, snapshot: Any) -> None:
         watch.done = True
         watch.snapshot = snapshot
+        if watch.webhook:  # a later wait would otherwise sit out a slow fallback poll
+            self._keep(watch.key, snapshot)
         for future in watch.waiters:
             self._settle(future, watch)
         watch.waiters.clear()

@@ -30,6 +30,7 @@ Receivers must be idempotent: PixVerse may deliver the same (id, status) more th
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import inspect
 import json
@@ -175,10 +176,10 @@ class WebhookVerifier:
                 f"{self.tolerance:g} s)",
                 reason="stale",
             )
-        raw = body.decode("utf-8") if isinstance(body, bytes) else body
         try:
+            raw = body.decode("utf-8") if isinstance(body, bytes) else body
             payload = json.loads(raw)  # dicts keep the body's key order
-        except ValueError:
+        except (ValueError, RecursionError):  # not UTF-8, not JSON, or absurdly nested
             raise WebhookVerificationError("the body is not JSON", reason="malformed") from None
         if not isinstance(payload, dict) or any(
             v is None or isinstance(v, (dict, list)) for v in payload.values()
@@ -190,7 +191,9 @@ class WebhookVerifier:
             signature(self._secret, timestamp, nonce, urlencoded_payload(payload, sort_keys=s))
             for s in (False, True)
         ]
-        if not any(hmac.compare_digest(given.encode(), e.encode()) for e in expected):
+        # surrogateescape: aiohttp hands undecodable header bytes over as lone surrogates
+        given_bytes = given.encode("utf-8", "surrogateescape")
+        if not any(hmac.compare_digest(given_bytes, e.encode()) for e in expected):
             raise WebhookVerificationError("the signature does not match", reason="bad_signature")
         if self.nonces.seen(nonce, expires_at=sent_at + self.tolerance, now=current):
             raise WebhookVerificationError(
@@ -208,7 +211,9 @@ class WebhookVerifier:
 def _coerce_id(payload: dict[str, Any]) -> dict[str, Any]:
     """The payload's ``id`` is the video_id as a string (reference 7.2)."""
     value = payload.get("id")
-    if isinstance(value, str) and value.isascii() and value.isdigit():
+    # ids are at most 20 digits; longer strings are left to fail validation (int() of a huge
+    # string would raise ValueError instead)
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20:
         return {**payload, "id": int(value)}
     return payload
 
@@ -284,6 +289,8 @@ class WebhookReceiver:
         self.on_event = on_event
         self._remember = remember
         self._seen: OrderedDict[tuple[int, int], None] = OrderedDict()
+        #: events being dispatched: a concurrent duplicate answers what the original answers
+        self._handling: dict[tuple[int, int], asyncio.Future[WebhookReply]] = {}
         self._received = self._accepted = self._duplicates = self._resolved = self._errors = 0
         self._rejected: Counter[str] = Counter()
 
@@ -306,14 +313,23 @@ class WebhookReceiver:
             self._duplicates += 1
             logger.debug("duplicate delivery of video %s status %s ignored", *key)
             return WebhookReply(200, "ok")
-        self._seen[key] = None  # before any await: a concurrent duplicate is ignored too
-        while len(self._seen) > self._remember:
-            self._seen.popitem(last=False)
-        if (
-            self.client is not None
-            and not self.client.closed
-            and self.client.resolve_webhook(event)
-        ):
+        original = self._handling.get(key)
+        if original is not None:  # answer as the original does (500 if its on_event fails)
+            self._duplicates += 1
+            return await asyncio.shield(original)
+        reply_future: asyncio.Future[WebhookReply] = asyncio.get_running_loop().create_future()
+        self._handling[key] = reply_future
+        reply = WebhookReply(500, "error")
+        try:
+            reply = await self._dispatch(key, event)
+        finally:
+            del self._handling[key]
+            reply_future.set_result(reply)
+        return reply
+
+    async def _dispatch(self, key: tuple[int, int], event: WebhookEvent) -> WebhookReply:
+        client = self.client
+        if client is not None and not client.closed and client.resolve_webhook(event):
             self._resolved += 1
         if self.on_event is not None:
             try:
@@ -321,10 +337,12 @@ class WebhookReceiver:
                 if inspect.isawaitable(outcome):
                     await outcome
             except Exception:
-                del self._seen[key]  # let the redelivery through
-                self._errors += 1
+                self._errors += 1  # not remembered: the redelivery goes through again
                 logger.exception("on_event failed for video %s status %s", *key)
                 return WebhookReply(500, "error")
+        self._seen[key] = None
+        while len(self._seen) > self._remember:
+            self._seen.popitem(last=False)
         self._accepted += 1
         logger.debug("delivery: video %s status %s", *key)
         return WebhookReply(200, "ok")
