@@ -115,8 +115,11 @@ class AsyncPixVerse:
         session: aiohttp.ClientSession | None = None,
         transport: Transport | None = None,
     ) -> None:
-        key = api_key if api_key is not None else os.environ.get(ENV_API_KEY, "")
-        if not key or not key.strip():
+        self._closed = True  # until fully built (a repr of a half-built client works)
+        # only the redacting wrapper stays in this frame: tracebacks with locals show reprs
+        key = ApiKey(api_key if api_key is not None else os.environ.get(ENV_API_KEY, ""))
+        api_key = None
+        if not key.strip():
             raise ConfigurationError(
                 f"no API key: pass AsyncPixVerse(api_key=...) or set {ENV_API_KEY}"
             )
@@ -168,7 +171,9 @@ class AsyncPixVerse:
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
-        return f"<AsyncPixVerse {self.base_url} key={redact(self._api_key)} {state}>"
+        url = getattr(self, "base_url", "?")
+        key = getattr(self, "_api_key", "")
+        return f"<AsyncPixVerse {url} key={redact(key)} {state}>"
 
     # -- lifecycle -------------------------------------------------------------------------
 

@@ -160,12 +160,12 @@ class _Upload:
         return build
 
 
-def _url_form(field: str, url: str) -> Callable[[], aiohttp.FormData]:
-    if not url.startswith(("http://", "https://")):
+def _url_form(field: str, url: object) -> Callable[[], aiohttp.FormData]:
+    if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
         raise RequestValidationError(f"{field} must be an http(s) URL, got {url!r}", field=field)
 
     def build() -> aiohttp.FormData:
-        form = aiohttp.FormData()
+        form = aiohttp.FormData(default_to_multipart=True)  # the API takes multipart only
         form.add_field(field, url)
         return form
 
@@ -251,6 +251,11 @@ class MediaResource(Resource):
             upload = _Upload(file, filename, "file")
             ext = Path(upload.name).suffix.lstrip(".").lower()
             mime = _EXT_TO_MIME.get(ext)
+            if media_type not in (None, "video", "audio"):
+                raise RequestValidationError(
+                    f"media_type must be 'video' or 'audio', not {media_type!r}",
+                    field="media_type",
+                )
             if mime is None and media_type is not None:
                 mime, ext = ("video/mp4", "mp4") if media_type == "video" else ("audio/mpeg", "mp3")
             if mime is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .._exceptions import RequestValidationError
 from .._jobs import VideoJob, job_id_arg
 from ..types._base import build
 from ..types.video import (
@@ -37,6 +38,20 @@ from ..types.video import (
 from ._base import Resource, fields
 
 _PAGE_SIZE_MAX = 100
+
+
+def _page(page_num: object, page_size: object) -> dict[str, int]:
+    """Checked list-page query parameters (page_num >= 1, page_size 1-100)."""
+    for name, value, high in (
+        ("page_num", page_num, None),
+        ("page_size", page_size, _PAGE_SIZE_MAX),
+    ):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise RequestValidationError(f"{name} must be an int >= 1, got {value!r}", field=name)
+        if high is not None and value > high:
+            raise RequestValidationError(f"{name} must be at most {high}, got {value}", field=name)
+    assert isinstance(page_num, int) and isinstance(page_size, int)
+    return {"page_num": page_num, "page_size": page_size}
 
 
 class VideoResource(Resource):
@@ -121,6 +136,10 @@ class VideoResource(Resource):
         Templates are model-independent and their length is the template's; ``model`` and
         ``duration`` only satisfy the request schema.
         """
+        if template_id is None:
+            raise RequestValidationError(
+                "template_id is required: the effect template's id", field="template_id"
+            )
         if img_id is None and img_ids is None:
             body = build(
                 TextToVideoRequest,
@@ -254,7 +273,7 @@ class VideoResource(Resource):
         self, *, page_num: int = 1, page_size: int = _PAGE_SIZE_MAX
     ) -> TtsSpeakerPage:
         """One page of the TTS speaker list (``GET /video/lip_sync/tts_list``)."""
-        params = {"page_num": page_num, "page_size": page_size}
+        params = _page(page_num, page_size)
         response = await self._client._request("GET", "/video/lip_sync/tts_list", params=params)
         return TtsSpeakerPage.model_validate(response.data)
 
@@ -291,7 +310,7 @@ class VideoResource(Resource):
         self, *, page_num: int = 1, page_size: int = _PAGE_SIZE_MAX
     ) -> list[RestyleEffect]:
         """One page of restyle presets (``GET /video/restyle/list``)."""
-        params = {"page_num": page_num, "page_size": page_size}
+        params = _page(page_num, page_size)
         response = await self._client._request("GET", "/video/restyle/list", params=params)
         return [RestyleEffect.model_validate(item) for item in response.data or []]
 

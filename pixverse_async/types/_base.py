@@ -23,7 +23,7 @@ Error conventions used by the validators of :mod:`pixverse_async.types`:
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
@@ -132,6 +132,13 @@ def _list_from_tuple(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
+def _item_list(value: Any) -> Any:
+    # Any sequence of any mappings (the methods take Sequence[Mapping | model]).
+    if isinstance(value, (list, tuple)):
+        return [dict(v) if isinstance(v, Mapping) and not isinstance(v, dict) else v for v in value]
+    return value
+
+
 def random_seed() -> int:
     """A random seed in the API's range 0..2147483647 (for endpoints where one is sent always)."""
     return random.randint(rules.SEED_MIN, rules.SEED_MAX)
@@ -153,6 +160,8 @@ SeedAlways = Annotated[int, BeforeValidator(_seed_or_random), _SEED_RANGE]
 IdList = Annotated[list[Id], BeforeValidator(_list_from_tuple)]
 #: a list of strings (a tuple is accepted and sent as a JSON array)
 StrList = Annotated[list[str], BeforeValidator(_list_from_tuple)]
+#: BeforeValidator for lists of item models: tuples and any Mapping accepted
+ItemList = BeforeValidator(_item_list)
 
 
 def _opaque_str(value: Any) -> Any:

@@ -20,6 +20,7 @@ from .. import _rules as rules
 from ._base import (
     Id,
     IdList,
+    ItemList,
     OpaqueStr,
     RequestModel,
     ResponseModel,
@@ -417,7 +418,7 @@ class MultiTransitionRequest(RequestModel):
     v3.5/v4/v4.5, a total of at most 5 s and a quality below 1080p.
     """
 
-    multi_transition: list[MultiTransitionItem]
+    multi_transition: Annotated[list[MultiTransitionItem], ItemList]
     model: Annotated[str, choice(rules.MULTI_TRANSITION_MODELS, " for multi-transition")]
     quality: Quality
     seed: Seed | None = None
@@ -500,7 +501,7 @@ class FusionRequest(RequestModel):
     ``generate_audio_switch`` needs v5.6, v6 or c1.
     """
 
-    image_references: list[ImageReference]
+    image_references: Annotated[list[ImageReference], ItemList]
     prompt: Prompt
     model: Annotated[str, choice(rules.FUSION_MODELS, " for fusion")]
     duration: int
