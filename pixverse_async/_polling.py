@@ -438,7 +438,9 @@ class PollScheduler(Generic[S]):
             jitter = self.policy.jitter
             every = self.policy.webhook_fallback if watch.webhook else self.policy.interval
             delay = every * random.uniform(1 - jitter, 1 + jitter)
-            self._push(now + delay, watch)
+            # counted from when this poll was sent: the period is the interval, not interval
+            # plus the round trip
+            self._push(max(now, sent + delay), watch)
 
     def _learn(self, watch: _Watch, done_at: float) -> None:
         """Record the bracket of a job just seen done by the poll sent at ``done_at``."""
