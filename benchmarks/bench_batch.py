@@ -41,7 +41,6 @@ import argparse
 import asyncio
 import json
 import math
-import subprocess
 import sys
 import time
 import uuid
@@ -51,6 +50,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import aiohttp
+from _common import server_process
 
 from pixverse_async import AsyncPixVerse, BatchItem, PollPolicy
 from pixverse_async.emulator import AccountConfig, Emulator, EmulatorConfig, Fixed
@@ -98,20 +98,7 @@ async def emulator_process(args: argparse.Namespace) -> AsyncIterator[tuple[str,
         "--seed",
         str(SEED),
     ]
-    proc = await asyncio.create_subprocess_exec(
-        *cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    try:
-        assert proc.stdout is not None
-        base = ""
-        deadline = time.monotonic() + 30
-        while not base:
-            remaining = deadline - time.monotonic()
-            line = (await asyncio.wait_for(proc.stdout.readline(), remaining)).decode()
-            if not line:
-                raise RuntimeError("the emulator exited before printing its URL")
-            if "listening on" in line:
-                base = line.split()[-1]
+    async with server_process(cmd, "listening on") as (base, _):
         stats_url = base.replace("/openapi/v2", "/_emulator/stats")
 
         async def stats() -> dict[str, Any]:
@@ -120,14 +107,6 @@ async def emulator_process(args: argparse.Namespace) -> AsyncIterator[tuple[str,
                 return doc
 
         yield base, stats
-    finally:
-        if proc.returncode is None:
-            proc.terminate()
-            try:
-                await asyncio.wait_for(proc.wait(), 10)
-            except asyncio.TimeoutError:
-                proc.kill()
-                await proc.wait()
 
 
 @asynccontextmanager

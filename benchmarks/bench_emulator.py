@@ -17,15 +17,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
+from _common import rss_kb, server_process
 
 KEY = "pv-emulator-demo-key"
 BASELINE_SERVER = r"""
@@ -44,41 +43,8 @@ web.run_app(app, sock=sock, print=None, access_log=None, handle_signals=True)
 """
 
 
-@asynccontextmanager
-async def process(args: Sequence[str], url_marker: str) -> AsyncIterator[tuple[str, int]]:
-    """Start a server process; yield (base_url, pid) once it prints its URL."""
-    proc = await asyncio.create_subprocess_exec(
-        *args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    try:
-        assert proc.stdout is not None
-        base = ""
-        deadline = time.monotonic() + 30
-        while not base:
-            line = (
-                await asyncio.wait_for(proc.stdout.readline(), deadline - time.monotonic())
-            ).decode()
-            if not line:
-                raise RuntimeError("server exited before printing its URL")
-            if url_marker in line:
-                base = line.split()[-1]
-        yield base, proc.pid
-    finally:
-        if proc.returncode is None:
-            proc.terminate()
-            try:
-                await asyncio.wait_for(proc.wait(), 10)
-            except asyncio.TimeoutError:
-                proc.kill()
-                await proc.wait()
-
-
 def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
+    return rss_kb(pid) / 1024
 
 
 def headers() -> dict[str, str]:
@@ -173,8 +139,8 @@ async def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     connector = aiohttp.TCPConnector(limit=args.connections, ttl_dns_cache=None)
     async with (
         aiohttp.ClientSession(connector=connector) as session,
-        process(emulator_cmd, "listening on") as (emu_base, emu_pid),
-        process(baseline_cmd, "http://") as (raw_base, _),
+        server_process(emulator_cmd, "listening on") as (emu_base, emu_pid),
+        server_process(baseline_cmd, "http://") as (raw_base, _),
     ):
         rss_empty = rss_mb(emu_pid)
         t0 = time.monotonic()

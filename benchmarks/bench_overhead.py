@@ -1,0 +1,232 @@
+"""Client overhead: status GETs per second through the SDK against a raw aiohttp loop (item 3).
+
+One emulator process (not instrumented) holds 100 jobs in status 5. Two clients in this
+process take turns on the same emulator, in rounds of ``--seconds`` (default 8 rounds of 1.5 s
+each, the order flipped every round), each with ``--connections`` concurrent loops (16, the
+poll scheduler's default ``max_concurrency``, then 64):
+
+- raw: one ``aiohttp.ClientSession`` (pool of 100, like the SDK's), ``session.get`` with the
+  ``API-KEY`` and a fresh ``Ai-trace-id`` per request, ``await r.read()``, ``json.loads``,
+  ErrCode and status checked: the least a correct client does;
+- SDK: ``await client.video.result(video_id)`` (trace id, retry wrapper, envelope parsing,
+  the ``VideoResult`` model).
+
+Figures: GETs per second of each (median of the rounds) and the SDK / raw ratio (the median of
+the rounds' ratios, each round pairing adjacent runs so other load on the machine cancels out;
+target >= 0.8 at 16 loops), plus this process's CPU microseconds per GET for each and the
+emulator process's CPU use during the rounds. Client and emulator share 2 cores and the
+throughput of this ping-pong depends on both, so the throughput ratio understates the
+client's own overhead; the ratio of client CPU per GET shows it directly.
+
+Usage: ``python benchmarks/bench_overhead.py [--seconds 1.5] [--rounds 8] [--connections 16,64]
+[--quick] [--json PATH]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import aiohttp
+from _common import (
+    EmulatorHandle,
+    cpu_seconds,
+    emulator,
+    modify_body,
+    proc_cpu_seconds,
+    raw_headers,
+    setup_media,
+    write_json,
+)
+
+from pixverse_async import AsyncPixVerse
+
+HELD_JOBS = 100
+Get = Callable[[int], Awaitable[None]]
+
+
+async def create_jobs(emu: EmulatorHandle, count: int) -> list[int]:
+    media_id = await setup_media(emu)
+    ids = []
+    async with aiohttp.ClientSession() as session:
+        for i in range(count):
+            async with session.post(
+                emu.base_url + "/video/modify/generate",
+                json=modify_body(i, media_id),
+                headers=raw_headers(emu.key),
+            ) as r:
+                doc = await r.json()
+            if doc["ErrCode"] != 0:
+                raise RuntimeError(f"submit failed: {doc}")
+            ids.append(int(doc["Resp"]["video_id"]))
+    return ids
+
+
+async def hammer(get: Get, ids: Sequence[int], seconds: float, loops: int) -> tuple[int, float]:
+    """``loops`` concurrent loops calling ``get`` for ``seconds``: (requests, elapsed)."""
+    done = 0
+    stop_at = time.monotonic() + seconds
+
+    async def loop(offset: int) -> None:
+        nonlocal done
+        i = offset
+        while time.monotonic() < stop_at:
+            await get(ids[i % len(ids)])
+            done += 1
+            i += loops
+
+    started = time.monotonic()
+    await asyncio.gather(*(loop(n) for n in range(loops)))
+    return done, time.monotonic() - started
+
+
+def summarize(
+    c: int,
+    rates: dict[str, list[float]],
+    cpu: dict[str, list[float]],
+    emu_cpu: dict[str, list[float]],
+) -> dict[str, Any]:
+    raw, sdk = statistics.median(rates["raw"]), statistics.median(rates["sdk"])
+    raw_cpu, sdk_cpu = statistics.median(cpu["raw"]), statistics.median(cpu["sdk"])
+    # each round pairs adjacent raw and SDK runs: the median of the pairs' ratios cancels the
+    # drift of whatever else the machine is doing better than a ratio of medians
+    pairs = [s / r for r, s in zip(rates["raw"], rates["sdk"], strict=False)]
+    cpu_pairs = [s / r for r, s in zip(cpu["raw"], cpu["sdk"], strict=False)]
+    return {
+        "connections": c,
+        "raw_gets_per_s": round(raw),
+        "sdk_gets_per_s": round(sdk),
+        "ratio": round(statistics.median(pairs), 3),
+        "ratio_min": round(min(pairs), 3),
+        "ratio_max": round(max(pairs), 3),
+        "raw_cpu_us_per_get": round(raw_cpu),
+        "sdk_cpu_us_per_get": round(sdk_cpu),
+        "cpu_ratio": round(statistics.median(cpu_pairs), 3),
+        "emulator_cpu_raw": round(statistics.median(emu_cpu["raw"]), 2),
+        "emulator_cpu_sdk": round(statistics.median(emu_cpu["sdk"]), 2),
+        "rounds": {"gets_per_s": rates, "cpu_us_per_get": cpu, "emulator_cpu": emu_cpu},
+    }
+
+
+async def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=1.5, help="length of one round")
+    parser.add_argument("--rounds", type=int, default=8, help="rounds per client")
+    parser.add_argument(
+        "--connections",
+        default="16,64",
+        help="concurrent loops, comma-separated; the first is the headline figure",
+    )
+    parser.add_argument("--quick", action="store_true", help="CI size: one 1 s round, 16 loops")
+    parser.add_argument("--json", help="write the results here")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.seconds, args.rounds, args.connections = 1.0, 2, "16"
+    counts = [int(c) for c in args.connections.split(",")]
+
+    checks: list[str] = []
+    rows: list[dict[str, Any]] = []
+    sent = 0
+    async with emulator(limit=10**6, duration="100000", instrument=False) as emu:
+        ids = await create_jobs(emu, HELD_JOBS)
+        connector = aiohttp.TCPConnector(limit=100)
+        async with (
+            aiohttp.ClientSession(connector=connector) as session,
+            AsyncPixVerse(emu.key, base_url=emu.base_url, max_concurrency=None) as client,
+        ):
+            base, key = emu.base_url, emu.key
+
+            async def raw_get(video_id: int) -> None:
+                async with session.get(
+                    f"{base}/video/result/{video_id}", headers=raw_headers(key)
+                ) as r:
+                    body = await r.read()
+                doc = json.loads(body)
+                if doc["ErrCode"] != 0 or doc["Resp"]["status"] != 5:
+                    raise RuntimeError(f"unexpected answer: {doc}")
+
+            async def sdk_get(video_id: int) -> None:
+                result = await client.video.result(video_id)
+                if result.status != 5:
+                    raise RuntimeError(f"unexpected status: {result}")
+
+            gets = {"raw": raw_get, "sdk": sdk_get}
+            for c in counts:
+                rates: dict[str, list[float]] = {"raw": [], "sdk": []}
+                cpu: dict[str, list[float]] = {"raw": [], "sdk": []}
+                emu_cpu: dict[str, list[float]] = {"raw": [], "sdk": []}
+                for get in gets.values():  # warm-up: connections, lazy imports
+                    n, _ = await hammer(get, ids, 0.3, c)
+                    sent += n
+                for r in range(args.rounds):
+                    order = list(gets.items()) if r % 2 == 0 else list(gets.items())[::-1]
+                    for name, get in order:
+                        cpu0, emu0 = cpu_seconds(), proc_cpu_seconds(emu.pid)
+                        n, elapsed = await hammer(get, ids, args.seconds, c)
+                        cpu1, emu1 = cpu_seconds(), proc_cpu_seconds(emu.pid)
+                        sent += n
+                        if n == 0:
+                            checks.append(f"{name}, {c} loops: no request completed in a round")
+                            continue
+                        rates[name].append(n / elapsed)
+                        cpu[name].append((cpu1 - cpu0) / n * 1e6)
+                        emu_cpu[name].append((emu1 - emu0) / elapsed)
+                if all(rates.values()):
+                    rows.append(summarize(c, rates, cpu, emu_cpu))
+        doc = await emu.stats()
+    if doc["status_polls"] != sent:
+        checks.append(f"sent {sent} status GETs, the emulator counted {doc['status_polls']}")
+    if len(rows) != len(counts):
+        checks.append("a connection count has no measured round")
+    result: dict[str, Any] = {
+        "config": {
+            "seconds": args.seconds,
+            "rounds": args.rounds,
+            "connections": counts,
+            "held_jobs": HELD_JOBS,
+        },
+        "rows": rows,
+        "checks": checks,
+        "targets": [],
+    }
+    if rows:
+        print(
+            f"{'loops':>5} {'client':<7}{'GETs/s':>9}{'client CPU us/GET':>19}{'emulator CPU':>14}"
+        )
+        for row in rows:
+            for name in ("raw", "sdk"):
+                print(
+                    f"{row['connections']:>5} {name:<7}{row[f'{name}_gets_per_s']:>9,}"
+                    f"{row[f'{name}_cpu_us_per_get']:>19,}{row[f'emulator_cpu_{name}']:>14.0%}"
+                )
+            print(
+                f"{row['connections']:>5} SDK / raw: throughput {row['ratio']} (rounds "
+                f"{row['ratio_min']}-{row['ratio_max']}), CPU per GET {row['cpu_ratio']}"
+            )
+        head = rows[0]
+        result["targets"] = [
+            {
+                "item": "3",
+                "what": f"status GETs/s, SDK / raw ({head['connections']} loops)",
+                "value": head["ratio"],
+                "target": ">= 0.8",
+                "met": head["ratio"] >= 0.8,
+            }
+        ]
+        verdict = "met" if head["ratio"] >= 0.8 else "MISSED"
+        print(f"  item 3: SDK / raw = {head['ratio']} (target >= 0.8): {verdict}")
+    for c in checks:
+        print(f"BROKEN: {c}", file=sys.stderr)
+    write_json(args.json, result)
+    return result
+
+
+if __name__ == "__main__":
+    outcome = asyncio.run(main())
+    sys.exit(1 if outcome["checks"] else 0)
