@@ -99,7 +99,12 @@ def with_retries(
             details["tries"],
         )
 
-    decorated: Callable[[Request], Awaitable[Response]] = backoff.on_exception(
+    async def attempt(request: Request, failed: list[PixVerseError]) -> Response:
+        if failed:  # the first attempt, already made outside backoff: replay its failure
+            raise failed.pop()
+        return await send(request)
+
+    again: Callable[[Request, list[PixVerseError]], Awaitable[Response]] = backoff.on_exception(
         _waits,
         RETRYABLE,
         max_tries=policy.max_retries + 1,
@@ -112,5 +117,18 @@ def with_retries(
         raise_on_giveup=True,
         logger=None,
         policy=policy,
-    )(send)
-    return decorated
+    )(attempt)
+
+    async def send_with_retries(request: Request) -> Response:
+        # The first attempt runs outside backoff, whose bookkeeping would be most of the
+        # SDK's own cost for the (usual) request that succeeds at once. A retryable failure
+        # hands over to backoff as its first try, so waits, attempts and logs are unchanged.
+        try:
+            response = await send(request)
+        except RETRYABLE as exc:
+            return await again(request, [exc])
+        if logger.isEnabledFor(logging.DEBUG):
+            log_outcome({"args": (request,), "tries": 1})
+        return response
+
+    return send_with_retries

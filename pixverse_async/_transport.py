@@ -169,6 +169,7 @@ class AiohttpTransport:
         self._api_key = ApiKey(api_key)
         self._base_url = base_url.rstrip("/")
         self._timeouts = timeouts
+        self._default_timeout: aiohttp.ClientTimeout | None = None  # built once, reused
         self._limits = limits
         self._user_agent = user_agent
         self._session = session
@@ -196,6 +197,13 @@ class AiohttpTransport:
         return self._session
 
     def _timeout(self, request: Request) -> aiohttp.ClientTimeout:
+        if request.read_timeout is None:
+            if self._default_timeout is None:
+                self._default_timeout = self._make_timeout(request)
+            return self._default_timeout
+        return self._make_timeout(request)
+
+    def _make_timeout(self, request: Request) -> aiohttp.ClientTimeout:
         t = self._timeouts
         return aiohttp.ClientTimeout(
             total=t.total,
