@@ -34,7 +34,7 @@ POLL_INTERVAL = 4.0
 POLL_JITTER = 0.1
 POLL_MAX_CONCURRENCY = 16
 POLL_MAX_RPS = 20.0
-POLL_FIRST_QUANTILE = 0.1
+POLL_FIRST_QUANTILE = 0.05
 POLL_LEARN_SAMPLES = 64
 POLL_MIN_SAMPLES = 3
 #: steady durations: the first poll closes in on the end to within this share of an interval
@@ -57,6 +57,7 @@ WEBHOOK_PATH = "/pixverse/webhook"  # default route of the receivers
 SLOT_RELEASE_SECONDS = 600.0  # the server stops counting a job generating longer than 10 min
 LIMIT_PROBE_INTERVAL = 60.0  # seconds between upward probes of a learned limit
 SQUEEZE_PAUSE = 5.0  # seconds new submits pause after a 500044 below the learned limit
+SUBMIT_STALL_SECONDS = 5.0  # slow start: an unanswered submit stops holding back the next one
 
 # Command line (``pixverse-async batch``)
 CLI_JOURNAL_SUFFIX = ".journal.db"  # default journal: <jobs stem> + this, next to the JSONL

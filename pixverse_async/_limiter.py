@@ -8,7 +8,9 @@ HTTP call. One limiter is shared by everything on a client: batches, single call
 ``max_concurrency="auto"`` learns N:
 
 - Slow start: until the first 500044, one submit more than the jobs running is allowed, so the
-  limit is found after about N submits, with one rejection.
+  limit is found after about N submits, with one rejection. A submit still unanswered after
+  ``stall_after`` seconds (a slow or hung request) stops counting against that allowance, so
+  one stuck answer cannot hold back every other submit until its read timeout.
 - Learning: on a 500044 the limiter pauses, re-polls the jobs that hold slots (a job that has
   just ended on the server may not have been seen yet, and would be counted), and takes the
   jobs still held as the limit. That count is a lower bound of the real limit (those jobs ran
@@ -35,7 +37,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from ._constants import LIMIT_PROBE_INTERVAL, SLOT_RELEASE_SECONDS, SQUEEZE_PAUSE
+from ._constants import (
+    LIMIT_PROBE_INTERVAL,
+    SLOT_RELEASE_SECONDS,
+    SQUEEZE_PAUSE,
+    SUBMIT_STALL_SECONDS,
+)
 
 
 @dataclass(frozen=True)
@@ -66,13 +73,14 @@ class LimiterStatistics:
 class Slot:
     """One held generation slot. Released exactly once (further releases are no-ops)."""
 
-    __slots__ = ("_limiter", "_timer", "accepted", "probe", "released")
+    __slots__ = ("_limiter", "_timer", "accepted", "probe", "released", "taken_at")
 
     def __init__(self, limiter: SlotLimiter) -> None:
         self._limiter = limiter
         self.accepted = False
         self.released = False
         self.probe = False
+        self.taken_at = time.monotonic()
         self._timer: asyncio.TimerHandle | None = None
 
     def release(self) -> None:
@@ -89,6 +97,8 @@ class SlotLimiter:
             job ends, whichever comes first).
         slot_release: seconds after which a still-generating job no longer holds a slot (the
             server stops counting it after 10 minutes).
+        stall_after: auto mode, before the limit is learned: seconds after which an
+            unanswered submit no longer holds back the next one.
     """
 
     def __init__(
@@ -98,6 +108,7 @@ class SlotLimiter:
         probe_interval: float = LIMIT_PROBE_INTERVAL,
         squeeze_pause: float = SQUEEZE_PAUSE,
         slot_release: float = SLOT_RELEASE_SECONDS,
+        stall_after: float = SUBMIT_STALL_SECONDS,
     ) -> None:
         if max_concurrency != "auto" and (
             not isinstance(max_concurrency, int) or max_concurrency < 1
@@ -110,6 +121,8 @@ class SlotLimiter:
         self.probe_interval = probe_interval
         self.squeeze_pause = squeeze_pause
         self.slot_release = slot_release
+        self.stall_after = stall_after
+        self._unanswered: set[Slot] = set()  # submits in the air (auto mode, slow start)
         self._held = 0
         self._running = 0
         self._max_running = 0
@@ -139,7 +152,9 @@ class SlotLimiter:
         if self._fixed is not None:
             return self._fixed
         if not self._learned:
-            return self._running + 1
+            now = time.monotonic()
+            stalled = sum(1 for s in self._unanswered if now - s.taken_at >= self.stall_after)
+            return self._running + 1 + stalled
         allowed = self._estimate
         if self._waiters and time.monotonic() - self._last_probe >= self.probe_interval:
             allowed += 1  # one probe above the learned limit
@@ -174,6 +189,10 @@ class SlotLimiter:
     def _take(self) -> Slot:
         self._held += 1
         slot = Slot(self)
+        if self._fixed is None and not self._learned:
+            self._unanswered.add(slot)
+            # re-check the waiters once this submit counts as stalled
+            asyncio.get_running_loop().call_later(self.stall_after, self._wake)
         if self._learned and self._fixed is None and self._held > self._estimate:
             slot.probe = True
             self._last_probe = time.monotonic()
@@ -192,6 +211,7 @@ class SlotLimiter:
         if slot.released or slot.accepted:
             return
         slot.accepted = True
+        self._unanswered.discard(slot)
         self._running += 1
         if self._running > self._max_running:
             self._max_running = self._running
@@ -254,6 +274,7 @@ class SlotLimiter:
         if slot.released:
             return
         slot.released = True
+        self._unanswered.discard(slot)
         if slot._timer is not None:
             slot._timer.cancel()
         self._held -= 1

@@ -9,7 +9,15 @@ import pytest
 
 from pixverse_async import AsyncPixVerse, PollPolicy
 from pixverse_async._limiter import SlotLimiter
-from pixverse_async.emulator import AccountConfig, Emulator, EmulatorConfig, Fixed
+from pixverse_async.emulator import (
+    AccountConfig,
+    Emulator,
+    EmulatorConfig,
+    FaultKind,
+    FaultPlan,
+    FaultRule,
+    Fixed,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -172,3 +180,25 @@ async def test_jobs_that_ended_unseen_do_not_inflate_the_learned_limit() -> None
         stats = emu.stats()
         # only the probes are refused: at most one per probe interval, never a flood
         assert stats["rejected_500044"] / (stats["jobs_created"] + stats["rejected_500044"]) < 0.3
+
+
+async def test_a_hung_submit_does_not_hold_back_slow_start() -> None:
+    """Before the limit is learned, a submit unanswered for stall_after stops blocking."""
+    slow = FaultRule(FaultKind.SLOW, count=1, delay=2.0, path="/generate")
+    account = AccountConfig(api_key=KEY, concurrency=8, credit_package=10**9)
+    config = EmulatorConfig(
+        accounts=(account,), job_duration=Fixed(5.0), faults=FaultPlan(rules=(slow,)), seed=3
+    )
+    async with Emulator(config) as emu:
+        client = AsyncPixVerse(KEY, base_url=emu.base_url, poll=POLL)
+        client.limiter = SlotLimiter("auto", stall_after=0.2)
+        async with client:
+            submits = [
+                asyncio.ensure_future(client.video.text_to_video(prompt=f"p{i}", **T2V))  # type: ignore[arg-type]
+                for i in range(4)
+            ]
+            await asyncio.sleep(1.0)  # the first submit is still waiting for its answer
+            created = emu.stats()["jobs_created"]
+            jobs = await asyncio.wait_for(asyncio.gather(*submits), 10)
+    assert created >= 3, created  # the others went ahead
+    assert len({job.id for job in jobs}) == 4
