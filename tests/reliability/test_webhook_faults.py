@@ -10,26 +10,20 @@ URL) signed with the wrong secret, stale, unsigned or replayed, while the jobs a
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import json
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from pixverse_async import AsyncPixVerse, PollPolicy
 from pixverse_async._batch import BatchEvent
 from pixverse_async._journal import Journal
-from pixverse_async._signing import urlencoded_payload
+from pixverse_async._signing import signature, urlencoded_payload
 from pixverse_async.emulator import (
     AccountConfig,
     Emulator,
@@ -40,6 +34,7 @@ from pixverse_async.emulator import (
     make_mp4,
 )
 from pixverse_async.webhooks import WebhookReceiver, webhook_app
+from tests._servers import serve
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
 
@@ -50,21 +45,8 @@ LIMIT = 20
 POLL = PollPolicy(interval=0.05, jitter=0.1, max_rps=None, max_concurrency=64, webhook_fallback=1.0)
 
 
-@asynccontextmanager
-async def serve(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
-
-
 def sign(secret: str, timestamp: str, nonce: str, body: dict[str, Any]) -> str:
-    message = f"{timestamp}\n{nonce}\n{urlencoded_payload(body)}".encode()
-    return base64.b64encode(hmac.new(secret.encode(), message, hashlib.sha256).digest()).decode()
+    return signature(secret, timestamp, nonce, urlencoded_payload(body))
 
 
 async def forge(http: aiohttp.ClientSession, url: str, job_ids: list[int]) -> dict[int, int]:
@@ -84,7 +66,11 @@ async def forge(http: aiohttp.ClientSession, url: str, job_ids: list[int]) -> di
         nonce = secrets.token_hex(16)
         variant = n % 4
         if variant == 0:  # signed with the wrong secret
-            headers = {"Webhook-Signature": sign("not-the-secret", now, nonce, body)}
+            headers = {
+                "Webhook-Signature": signature(
+                    "not-the-secret", now, nonce, urlencoded_payload(body)
+                )
+            }
         elif variant == 1:  # a genuine-looking signature, but an hour old
             old = str(int(time.time()) - 3600)
             headers = {"Webhook-Signature": sign(SECRET, old, nonce, body)}

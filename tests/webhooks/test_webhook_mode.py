@@ -7,12 +7,9 @@ the receiver hands them to the client's poll scheduler, which then stops polling
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from pixverse_async import AsyncPixVerse, PollPolicy
 from pixverse_async.emulator import (
@@ -25,6 +22,7 @@ from pixverse_async.emulator import (
     make_mp4,
 )
 from pixverse_async.webhooks import WebhookReceiver, webhook_app
+from tests._servers import serve
 
 pytestmark = pytest.mark.anyio
 
@@ -38,20 +36,6 @@ POLL = PollPolicy(interval=0.05, jitter=0.1, max_rps=None, max_concurrency=64)
 WEBHOOK_POLL = PollPolicy(
     interval=0.05, jitter=0.1, max_rps=None, max_concurrency=64, webhook_fallback=1.0
 )
-
-
-@asynccontextmanager
-async def serve(app: web.Application) -> AsyncIterator[str]:
-    """Serve ``app`` on a free loopback port; yield its origin."""
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
 
 
 def config(receiver_url: str, *, drop_rate: float = 0.0) -> EmulatorConfig:
