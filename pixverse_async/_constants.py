@@ -44,8 +44,9 @@ POLL_FIRST_PRECISION = 0.05
 POLL_WEBHOOK_FALLBACK = 60.0
 #: webhook mode: the quantile of learned submit-to-delivery times taken as a job's expected end
 POLL_WEBHOOK_END_QUANTILE = 0.9
-#: deliveries remembered for jobs nobody watches yet (a wait() after the webhook resolves at once)
-POLL_EARLY_RESULTS = 10_000
+#: final webhook-mode results kept (deliveries for jobs nobody watches yet included), so a
+#: later wait() on them returns at once instead of waiting for a fallback poll
+POLL_FINAL_RESULTS = 10_000
 
 # Webhook receivers (see pixverse_async.webhooks)
 WEBHOOK_TOLERANCE = 300.0  # seconds a delivery's timestamp may differ from now (reference 7.3)

@@ -35,7 +35,7 @@ import anyio
 
 from ._config import PollPolicy
 from ._constants import (
-    POLL_EARLY_RESULTS,
+    POLL_FINAL_RESULTS,
     POLL_FIRST_PRECISION,
     POLL_LEARN_SAMPLES,
     POLL_MIN_SAMPLES,
@@ -128,7 +128,7 @@ class PollScheduler(Generic[S]):
         self._arrivals: dict[str, deque[float]] = {}
         #: final snapshots of webhook-mode jobs (by delivery or poll), and deliveries for jobs
         #: nobody watched yet: a later wait settles from them instead of a slow fallback poll
-        self._early: OrderedDict[Key, Any] = OrderedDict()
+        self._final: OrderedDict[Key, Any] = OrderedDict()
         self._watches: dict[Key, _Watch] = {}
         self._heap: list[tuple[float, int, _Watch]] = []
         self._seq = 0
@@ -207,7 +207,7 @@ class PollScheduler(Generic[S]):
         """Finish a job from outside (a webhook delivery) without polling it.
 
         A watched job's waiters get ``snapshot`` now and its polling stops. A job nobody
-        watches yet is remembered (the last ``POLL_EARLY_RESULTS``), so a later wait on it
+        watches yet is remembered (the last ``POLL_FINAL_RESULTS``), so a later wait on it
         returns at once. A non-terminal snapshot is ignored.
 
         Returns:
@@ -331,10 +331,10 @@ class PollScheduler(Generic[S]):
         now = time.monotonic()
         started = submitted_at if submitted_at is not None else now
         watch = _Watch(key, kind, started, webhook=media in self.webhook_media)
-        early = self._early.get(key)
-        if early is not None:  # its delivery came before anybody waited: nothing to poll
+        final = self._final.get(key)
+        if final is not None:  # its delivery came before anybody waited: nothing to poll
             watch.done = True
-            watch.snapshot = early
+            watch.snapshot = final
             return watch
         self._watches[key] = watch
         first: float
@@ -450,10 +450,10 @@ class PollScheduler(Generic[S]):
         samples.append((low, max(0.0, done_at - watch.started)))
 
     def _keep(self, key: Key, snapshot: Any) -> None:
-        self._early[key] = snapshot
-        self._early.move_to_end(key)
-        while len(self._early) > POLL_EARLY_RESULTS:
-            self._early.popitem(last=False)
+        self._final[key] = snapshot
+        self._final.move_to_end(key)
+        while len(self._final) > POLL_FINAL_RESULTS:
+            self._final.popitem(last=False)
 
     def _finish(self, watch: _Watch, snapshot: Any) -> None:
         watch.done = True

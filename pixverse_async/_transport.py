@@ -169,7 +169,7 @@ class AiohttpTransport:
         self._api_key = ApiKey(api_key)
         self._base_url = base_url.rstrip("/")
         self._timeouts = timeouts
-        self._default_timeout: aiohttp.ClientTimeout | None = None  # built once, reused
+        self._default_timeout = self._make_timeout(timeouts.read)  # reused by most requests
         self._limits = limits
         self._user_agent = user_agent
         self._session = session
@@ -198,18 +198,16 @@ class AiohttpTransport:
 
     def _timeout(self, request: Request) -> aiohttp.ClientTimeout:
         if request.read_timeout is None:
-            if self._default_timeout is None:
-                self._default_timeout = self._make_timeout(request)
             return self._default_timeout
-        return self._make_timeout(request)
+        return self._make_timeout(request.read_timeout)
 
-    def _make_timeout(self, request: Request) -> aiohttp.ClientTimeout:
+    def _make_timeout(self, read: float | None) -> aiohttp.ClientTimeout:
         t = self._timeouts
         return aiohttp.ClientTimeout(
             total=t.total,
             connect=t.pool,  # aiohttp's "connect" is the wait for a pooled connection + connecting
             sock_connect=t.connect,
-            sock_read=request.read_timeout if request.read_timeout is not None else t.read,
+            sock_read=read,
         )
 
     async def send(self, request: Request) -> Response:

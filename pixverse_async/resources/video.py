@@ -42,16 +42,18 @@ _PAGE_SIZE_MAX = 100
 
 def _page(page_num: object, page_size: object) -> dict[str, int]:
     """Checked list-page query parameters (page_num >= 1, page_size 1-100)."""
-    for name, value, high in (
-        ("page_num", page_num, None),
-        ("page_size", page_size, _PAGE_SIZE_MAX),
-    ):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise RequestValidationError(f"{name} must be an int >= 1, got {value!r}", field=name)
-        if high is not None and value > high:
-            raise RequestValidationError(f"{name} must be at most {high}, got {value}", field=name)
-    assert isinstance(page_num, int) and isinstance(page_size, int)
-    return {"page_num": page_num, "page_size": page_size}
+    return {
+        "page_num": _count("page_num", page_num),
+        "page_size": _count("page_size", page_size, high=_PAGE_SIZE_MAX),
+    }
+
+
+def _count(name: str, value: object, *, high: int | None = None) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise RequestValidationError(f"{name} must be an int >= 1, got {value!r}", field=name)
+    if high is not None and value > high:
+        raise RequestValidationError(f"{name} must be at most {high}, got {value}", field=name)
+    return value
 
 
 class VideoResource(Resource):
