@@ -13,12 +13,16 @@ HTTP call. One limiter is shared by everything on a client: batches, single call
   one stuck answer cannot hold back every other submit until its read timeout.
 - Learning: on a 500044 the limiter pauses, re-polls the jobs that hold slots (a job that has
   just ended on the server may not have been seen yet, and would be counted), and takes the
-  jobs still held as the limit. That count is a lower bound of the real limit (those jobs ran
-  at once); a job that ends during the re-poll is not counted, so with jobs not much longer
-  than a status round trip the limit can be learned low. Every later 500044 gives a new lower
+  jobs still running as the limit (a submit still waiting for its answer is not counted).
+  That count is a lower bound of the real limit (those jobs ran at once); a job that ends
+  during the re-poll is not counted, so with jobs not much longer than a status round trip
+  the limit can be learned low. Every later 500044 gives a new lower
   bound, and the estimate only grows from them (and from probes).
-- Learned: every ``probe_interval`` seconds, while work is waiting, one extra submit probes
-  upward; if it is accepted the limit grows by one (a plan upgrade is noticed).
+- Learned: once ``probe_interval`` seconds have passed since the last probe, while work is
+  waiting, the next time slots are handed out (a job ends, a submit is accepted) one extra
+  submit probes upward; if it is accepted and the re-polled jobs confirm it, the limit grows
+  (a plan upgrade is noticed). No timer fires a probe on its own: a probe the account refuses
+  costs a 500044, so probes ride on the batch's own turnover.
 - Squeeze: a 500044 below the learned limit means someone else uses the same key. It is not a
   new limit: new submits pause until one of our jobs ends (or ``squeeze_pause`` seconds).
 
@@ -35,7 +39,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from ._constants import (
     LIMIT_PROBE_INTERVAL,
@@ -70,21 +74,96 @@ class LimiterStatistics:
     max_running: int
 
 
+class Timer(Protocol):
+    """A scheduled callback that can be called off."""
+
+    def cancel(self) -> None: ...
+
+
+class Clock(Protocol):
+    """Time as a limiter sees it: injectable, so its policy is testable without real time."""
+
+    def now(self) -> float:
+        """Seconds on a monotonic clock."""
+        ...
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
+        """Run ``callback`` after ``delay`` seconds."""
+        ...
+
+
+class LoopClock:
+    """The default :class:`Clock`: ``time.monotonic`` and the running event loop's timers."""
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
+        return asyncio.get_running_loop().call_later(delay, callback)
+
+
+#: re-polls the jobs holding slots, so jobs that ended unseen give theirs back
+Refresh = Callable[[], Awaitable[None]]
+
+
 class Slot:
-    """One held generation slot. Released exactly once (further releases are no-ops)."""
+    """One held generation slot, a token of the limiter that handed it out.
+
+    Released exactly once: further releases are no-ops.
+    """
 
     __slots__ = ("_limiter", "_timer", "accepted", "probe", "released", "taken_at")
 
-    def __init__(self, limiter: SlotLimiter) -> None:
+    def __init__(self, limiter: Limiter, taken_at: float) -> None:
         self._limiter = limiter
         self.accepted = False
         self.released = False
         self.probe = False
-        self.taken_at = time.monotonic()
-        self._timer: asyncio.TimerHandle | None = None
+        self.taken_at = taken_at
+        self._timer: Timer | None = None
 
     def release(self) -> None:
-        self._limiter._release(self)
+        self._limiter.release(self)
+
+
+class Limiter(Protocol):
+    """What the submitter needs from a generation-slot limiter.
+
+    The one submit path (``_submit.py``) is the only caller, in this order: ``acquire`` a
+    slot before the submit; then ``accepted`` (a job was created: the slot stays held until
+    the job ends) or ``rejected`` (ErrCode 500044: nothing was created; learn, give the slot
+    back, and the submitter waits for another one) or ``release`` (the submit failed
+    otherwise); ``release`` again when the job ends. :class:`SlotLimiter` is the in-process
+    implementation; one shared through Redis implements the same methods.
+    """
+
+    async def acquire(self) -> Slot:
+        """Wait for a free slot (first come, first served). Cancelling the wait takes none."""
+        ...
+
+    async def accepted(self, slot: Slot) -> None:
+        """The submit created a job; the slot is held until :meth:`release`."""
+        ...
+
+    async def rejected(self, slot: Slot) -> None:
+        """The submit got ErrCode 500044: learn from it and give the slot back."""
+        ...
+
+    def release(self, slot: Slot) -> None:
+        """Give a slot back (idempotent, never blocks)."""
+        ...
+
+    def bind(self, refresh: Refresh) -> None:
+        """How to re-poll the jobs holding slots (set by the submitter)."""
+        ...
+
+    def statistics(self) -> LimiterStatistics:
+        """A snapshot for logs, progress displays and benchmarks."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release whatever the limiter holds outside this process (idempotent)."""
+        ...
 
 
 class SlotLimiter:
@@ -99,6 +178,8 @@ class SlotLimiter:
             server stops counting it after 10 minutes).
         stall_after: auto mode, before the limit is learned: seconds after which an
             unanswered submit no longer holds back the next one.
+        clock: time and timers (default: ``time.monotonic`` and the running loop); tests
+            inject a manual clock.
     """
 
     def __init__(
@@ -109,6 +190,7 @@ class SlotLimiter:
         squeeze_pause: float = SQUEEZE_PAUSE,
         slot_release: float = SLOT_RELEASE_SECONDS,
         stall_after: float = SUBMIT_STALL_SECONDS,
+        clock: Clock | None = None,
     ) -> None:
         if max_concurrency != "auto" and (
             not isinstance(max_concurrency, int) or max_concurrency < 1
@@ -117,6 +199,7 @@ class SlotLimiter:
                 f"max_concurrency must be a positive int or 'auto', not {max_concurrency!r}"
             )
         self.mode = "auto" if max_concurrency == "auto" else "fixed"
+        self._clock: Clock = clock or LoopClock()
         self._fixed = None if max_concurrency == "auto" else int(max_concurrency)
         self.probe_interval = probe_interval
         self.squeeze_pause = squeeze_pause
@@ -129,13 +212,19 @@ class SlotLimiter:
         self._estimate = 0  # the learned limit (auto mode, once learned)
         self._learned = False
         self._paused = 0  # rejections being learned from: hand out no slot meanwhile
-        #: re-polls the jobs holding slots (set by the client); finished ones release theirs
-        self.refresh: Callable[[], Awaitable[None]] | None = None
+        self._refresh: Refresh | None = None
         self._rejections = 0
-        self._last_probe = time.monotonic()
+        self._last_probe = self._clock.now()
         self._squeezed_until = 0.0
         self._waiters: deque[asyncio.Future[Slot]] = deque()
-        self._squeeze_timer: asyncio.TimerHandle | None = None
+        self._squeeze_timer: Timer | None = None
+
+    def bind(self, refresh: Refresh) -> None:
+        """Set how to re-poll the jobs holding slots (the submitter does)."""
+        self._refresh = refresh
+
+    async def aclose(self) -> None:
+        """Nothing to give back outside this process."""
 
     # -- policy ----------------------------------------------------------------------------
 
@@ -152,16 +241,16 @@ class SlotLimiter:
         if self._fixed is not None:
             return self._fixed
         if not self._learned:
-            now = time.monotonic()
+            now = self._clock.now()
             stalled = sum(1 for s in self._unanswered if now - s.taken_at >= self.stall_after)
             return self._running + 1 + stalled
         allowed = self._estimate
-        if self._waiters and time.monotonic() - self._last_probe >= self.probe_interval:
+        if self._waiters and self._clock.now() - self._last_probe >= self.probe_interval:
             allowed += 1  # one probe above the learned limit
         return allowed
 
     def _can_take(self) -> bool:
-        if self._paused or time.monotonic() < self._squeezed_until:  # learning, or squeezed
+        if self._paused or self._clock.now() < self._squeezed_until:  # learning, or squeezed
             return False
         return self._held < self._allowed()
 
@@ -188,14 +277,14 @@ class SlotLimiter:
 
     def _take(self) -> Slot:
         self._held += 1
-        slot = Slot(self)
+        slot = Slot(self, self._clock.now())
         if self._fixed is None and not self._learned:
             self._unanswered.add(slot)
             # re-check the waiters once this submit counts as stalled
-            asyncio.get_running_loop().call_later(self.stall_after, self._wake)
+            self._clock.call_later(self.stall_after, self._wake)
         if self._learned and self._fixed is None and self._held > self._estimate:
             slot.probe = True
-            self._last_probe = time.monotonic()
+            self._last_probe = slot.taken_at
         return slot
 
     def _wake(self) -> None:
@@ -206,8 +295,14 @@ class SlotLimiter:
 
     # -- outcomes of a submit --------------------------------------------------------------
 
-    def accepted(self, slot: Slot) -> None:
-        """The submit created a job: the slot is held until the job ends (or 10 minutes)."""
+    async def accepted(self, slot: Slot) -> None:
+        """The submit created a job: the slot is held until the job ends (or 10 minutes).
+
+        A probe above the learned limit that is accepted raises the limit to what is
+        verified: an acceptance alone proves little (a job counted as running may have ended
+        unseen), so the jobs holding slots are re-polled first, and the limit becomes the
+        number still running, if that is more.
+        """
         if slot.released or slot.accepted:
             return
         slot.accepted = True
@@ -215,20 +310,12 @@ class SlotLimiter:
         self._running += 1
         if self._running > self._max_running:
             self._max_running = self._running
-        slot._timer = asyncio.get_running_loop().call_later(self.slot_release, slot.release)
+        slot._timer = self._clock.call_later(self.slot_release, slot.release)
         self._wake()
-
-    async def probe_accepted(self, slot: Slot) -> None:
-        """A probe above the learned limit was accepted: raise the limit to what is verified.
-
-        An acceptance alone proves little (a job counted as running may have ended unseen),
-        so the jobs holding slots are re-polled first; the limit becomes the number still
-        running, if that is more.
-        """
-        if not slot.probe or slot.released:
+        if not slot.probe:
             return
-        if self.refresh is not None:
-            await self.refresh()
+        if self._refresh is not None:
+            await self._refresh()
         if self._running > self._estimate:
             self._estimate = self._running
             self._wake()
@@ -237,40 +324,44 @@ class SlotLimiter:
         """The submit got 500044: learn from it and give the slot back (nothing was created).
 
         Hands out no slot meanwhile: it first re-polls the jobs holding slots (see
-        :attr:`refresh`), so jobs that ended unseen do not count as running.
+        :meth:`bind`), so jobs that ended unseen do not count as running.
         """
         if slot.released:
             return
         self._rejections += 1
         self._paused += 1
         try:
-            self._release(slot)
-            if self.refresh is not None:
-                await self.refresh()
+            self.release(slot)
+            if self._refresh is not None:
+                await self._refresh()
         finally:
             self._paused -= 1
-        others = self._held
+        others = self._held  # slots of ours still held (submits in the air included)
+        # jobs of ours accepted and still running after the re-poll: they ran at once, so they
+        # bound the limit from below (an unanswered submit has not been shown to run)
+        proven = self._running
         if self._fixed is not None:
             self._squeeze()
         elif not self._learned:
             self._learned = True
-            self._estimate = max(1, others)
-            self._last_probe = time.monotonic()
-        elif others > self._estimate:
-            self._estimate = others  # more of ours ran at once than the estimate: a better bound
+            self._estimate = max(1, proven)
+            self._last_probe = self._clock.now()
+        elif proven > self._estimate:
+            self._estimate = proven  # more of ours ran at once than the estimate: a better bound
         elif slot.probe and others >= self._estimate:
-            self._last_probe = time.monotonic()  # the probe found no room: try later
+            self._last_probe = self._clock.now()  # the probe found no room: try later
         elif others < self._estimate:
             self._squeeze()
         self._wake()
 
     def _squeeze(self) -> None:
-        self._squeezed_until = time.monotonic() + self.squeeze_pause
+        self._squeezed_until = self._clock.now() + self.squeeze_pause
         if self._squeeze_timer is not None:
             self._squeeze_timer.cancel()
-        self._squeeze_timer = asyncio.get_running_loop().call_later(self.squeeze_pause, self._wake)
+        self._squeeze_timer = self._clock.call_later(self.squeeze_pause, self._wake)
 
-    def _release(self, slot: Slot) -> None:
+    def release(self, slot: Slot) -> None:
+        """Give a slot back: the submit failed, or its job ended. Idempotent."""
         if slot.released:
             return
         slot.released = True
@@ -284,6 +375,7 @@ class SlotLimiter:
         self._wake()
 
     def statistics(self) -> LimiterStatistics:
+        """A snapshot of the limiter's state."""
         return LimiterStatistics(
             mode=self.mode,
             limit=self.limit,

@@ -1,4 +1,9 @@
-"""The generation-slot limiter against the emulator's concurrency limit."""
+"""The generation-slot limiter against the emulator's concurrency limit, end to end.
+
+These run real jobs on the emulator, so they take real time. The limiter's policy on its own
+(fixed limits, slow start, learning, probes, squeezes, the stuck-slot release) is tested without
+real time in ``test_limiter_policy.py``.
+"""
 
 from __future__ import annotations
 
@@ -131,37 +136,6 @@ async def test_probe_notices_a_plan_upgrade() -> None:
             assert client.limiter.limit == 6
         stats = emu.stats()
         assert max(stats["max_concurrent_observed"].values()) == 6
-
-
-async def test_cancelled_wait_takes_no_slot() -> None:
-    limiter = SlotLimiter(1)
-    held = await limiter.acquire()
-    waiter = asyncio.ensure_future(limiter.acquire())
-    await asyncio.sleep(0)
-    waiter.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await waiter
-    held.release()
-    held.release()  # idempotent
-    assert limiter.statistics().in_flight == 0
-    again = await asyncio.wait_for(limiter.acquire(), 1)
-    assert limiter.statistics().in_flight == 1
-    again.release()
-
-
-async def test_stuck_job_slot_is_released_after_the_server_release_time() -> None:
-    limiter = SlotLimiter(1, slot_release=0.05)
-    slot = await limiter.acquire()
-    limiter.accepted(slot)
-    assert limiter.statistics().running == 1
-    second = await asyncio.wait_for(limiter.acquire(), 1)  # freed by the 10-minute rule, scaled
-    assert slot.released and limiter.statistics().running == 0
-    second.release()
-
-
-def test_invalid_max_concurrency() -> None:
-    with pytest.raises(ValueError, match="max_concurrency"):
-        SlotLimiter(0)
 
 
 async def test_jobs_that_ended_unseen_do_not_inflate_the_learned_limit() -> None:
