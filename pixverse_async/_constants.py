@@ -66,3 +66,6 @@ CLI_EMULATOR_JOB_SECONDS = 0.5  # job duration of the ``--emulator`` in-process 
 CLI_EMULATOR_POLL_INTERVAL = 0.2  # default --poll-interval with ``--emulator``, seconds
 CLI_EMULATOR_WORKERS = 8  # items in progress at once with ``--emulator`` (bounds a Ctrl-C drain)
 CLI_ERRORS_SHOWN = 20  # failed / invalid items listed before "... and N more"
+
+# Transport
+DOWNLOAD_CHUNK_BYTES = 256 * 1024  # a result download is read and written in pieces this big

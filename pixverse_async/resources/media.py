@@ -1,24 +1,23 @@
 """``client.media``: image, video and audio uploads.
 
 Files are checked locally first (format from the content or extension, size limits of the
-reference, section 9) and streamed, never read whole. Every retry rebuilds the multipart
-body (re-opening a path, or seeking a file object back), with the same ``Ai-trace-id``.
+reference, section 9), then described as :class:`FormPart` s for the transport, which streams
+them, never reading them whole. Every retry rebuilds the multipart body (re-opening a path, or
+seeking a file object back), with the same ``Ai-trace-id``.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, Literal, cast
+from typing import IO, Literal
 
-import aiohttp
 import anyio
-from aiohttp.payload import IOBasePayload
 
 from .. import _rules as rules
 from .._constants import UPLOAD_READ_TIMEOUT
 from .._exceptions import RequestValidationError
+from .._transport import FormPart
 from ..types.media import UploadedImage, UploadedMedia
 from ._base import Resource
 
@@ -46,37 +45,6 @@ def _image_mime(head: bytes) -> str | None:
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "image/webp"
     return None
-
-
-class _KeepOpen:
-    """The caller's file object as aiohttp sees it: everything but ``close`` (it is theirs)."""
-
-    def __init__(self, file: IO[bytes]) -> None:
-        self._file = file
-
-    def read(self, size: int = -1) -> bytes:
-        return self._file.read(size)
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        return self._file.seek(offset, whence)
-
-    def tell(self) -> int:
-        return self._file.tell()
-
-    def close(self) -> None:
-        """aiohttp closes what it sent; the caller's file must stay open (a retry reads it)."""
-
-
-class _CallersFilePayload(IOBasePayload):
-    """Streams the caller's file object from its current position, leaving it open."""
-
-    def __init__(self, file: IO[bytes], *, size: int, content_type: str) -> None:
-        super().__init__(cast(IO[bytes], _KeepOpen(file)), content_type=content_type)
-        self._known_size = size
-
-    @property
-    def size(self) -> int:
-        return self._known_size
 
 
 class _Upload:
@@ -140,36 +108,28 @@ class _Upload:
         f.seek(self.start)
         return size, head
 
-    def form(self, content_type: str) -> Callable[[], aiohttp.FormData]:
-        def build() -> aiohttp.FormData:
-            form = aiohttp.FormData()
-            payload: Any
-            if self.data is not None:
-                payload = self.data
-            elif self.path is not None:
-                payload = self.path.open("rb")  # aiohttp streams and closes it
-            else:
-                assert self.fileobj is not None
-                self.fileobj.seek(self.start)
-                payload = _CallersFilePayload(
-                    self.fileobj, size=self.size, content_type=content_type
-                )
-            form.add_field(self.field, payload, filename=self.name, content_type=content_type)
-            return form
-
-        return build
+    def part(self, content_type: str) -> FormPart:
+        """The file part (after :meth:`inspect`): for each attempt the transport re-opens a
+        path, or seeks a file object back to where it was when the upload started."""
+        if self.fileobj is not None:
+            return FormPart(
+                self.field,
+                self.fileobj,
+                filename=self.name,
+                content_type=content_type,
+                offset=self.start,
+                size=self.size,
+            )
+        value = self.data if self.data is not None else self.path
+        assert value is not None
+        return FormPart(self.field, value, filename=self.name, content_type=content_type)
 
 
-def _url_form(field: str, url: object) -> Callable[[], aiohttp.FormData]:
+def _url_part(field: str, url: object) -> FormPart:
+    """A URL the server fetches itself: a plain field (sent as multipart all the same)."""
     if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
         raise RequestValidationError(f"{field} must be an http(s) URL, got {url!r}", field=field)
-
-    def build() -> aiohttp.FormData:
-        form = aiohttp.FormData(default_to_multipart=True)  # the API takes multipart only
-        form.add_field(field, url)
-        return form
-
-    return build
+    return FormPart(field, url)
 
 
 class MediaResource(Resource):
@@ -198,7 +158,7 @@ class MediaResource(Resource):
                 field="image",
             )
         if image_url is not None:
-            form = _url_form("image_url", image_url)
+            part = _url_part("image_url", image_url)
         else:
             assert image is not None
             upload = _Upload(image, filename, "image")
@@ -213,9 +173,9 @@ class MediaResource(Resource):
                 raise RequestValidationError(
                     f"image: {size:,} bytes; images must be smaller than 20 MB", field="image"
                 )
-            form = upload.form(mime)
+            part = upload.part(mime)
         response = await self._client._request(
-            "POST", "/image/upload", form=form, read_timeout=UPLOAD_READ_TIMEOUT
+            "POST", "/image/upload", multipart=(part,), read_timeout=UPLOAD_READ_TIMEOUT
         )
         return UploadedImage.model_validate(response.data)
 
@@ -245,7 +205,7 @@ class MediaResource(Resource):
                 field="file",
             )
         if file_url is not None:
-            form = _url_form("file_url", file_url)
+            part = _url_part("file_url", file_url)
         else:
             assert file is not None
             upload = _Upload(file, filename, "file")
@@ -273,8 +233,8 @@ class MediaResource(Resource):
                     f"file: {size:,} bytes; {kind} must be at most {limit // rules.MB} MB",
                     field="file",
                 )
-            form = upload.form(mime)
+            part = upload.part(mime)
         response = await self._client._request(
-            "POST", "/media/upload", form=form, read_timeout=UPLOAD_READ_TIMEOUT
+            "POST", "/media/upload", multipart=(part,), read_timeout=UPLOAD_READ_TIMEOUT
         )
         return UploadedMedia.model_validate(response.data)
