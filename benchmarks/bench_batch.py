@@ -151,7 +151,7 @@ async def sdk_batch(base: str, args: argparse.Namespace, limit: int | Literal["a
         limiter = client.limiter
         assert limiter is not None
         stats = limiter.statistics()
-        learned = client._poller.expected_duration("text_to_video")
+        learned = client.poll_statistics().first_poll.get("text_to_video")
     bad = [o for o in outcomes if not o.ok]
     if bad:
         print(f"  {len(bad)} item(s) failed, first: {bad[0].error!r}", file=sys.stderr)

@@ -171,15 +171,14 @@ async def sdk(
         if client.limiter is not None:
             stats = client.limiter.statistics()
             extra |= {"client_500044": stats.rejected_500044, "limit_seen": stats.limit}
-        poller = getattr(client, "_poller", None)
-        if poller is not None:
-            ps = poller.statistics()
+        if isinstance(client, AsyncPixVerse):
+            ps = client.poll_statistics()
             extra |= {
                 "client_polls_sent": ps.polls_sent,
                 "resolved_by_poll": ps.resolved_by_poll,
                 "resolved_externally": ps.resolved_externally,
             }
-            learned = poller.expected_duration("modify")
+            learned = ps.first_poll.get("modify")
             extra["learned_first_poll_s"] = None if learned is None else round(learned, 4)
     return Run(wall, seen, failed, extra)
 

@@ -45,7 +45,7 @@ from pixverse_async import (
     RequestValidationError,
 )
 from pixverse_async.fastapi import PixVerseClient, pixverse_lifespan, webhook_router
-from pixverse_async.types import VideoStatus
+from pixverse_async.types import ModifyQuality, VideoStatus
 
 POLL_INTERVAL = float(os.environ.get("REMIX_POLL_INTERVAL", "4"))
 TIMEOUT = float(os.environ.get("REMIX_TIMEOUT", "900"))
@@ -67,7 +67,7 @@ async def remix(
     prompt: Annotated[str, Form()],
     video: Annotated[UploadFile | None, File()] = None,
     video_id: Annotated[int | None, Form()] = None,
-    quality: Annotated[str, Form()] = "540p",
+    quality: Annotated[ModifyQuality, Form()] = "540p",
 ) -> dict[str, Any]:
     if (video is None) == (video_id is None):
         raise HTTPException(422, "send exactly one of video (a file) or video_id")

@@ -20,6 +20,7 @@ from ._batch import (
 from ._client import AsyncPixVerse
 from ._config import Limits, PollPolicy, RetryPolicy, Timeouts
 from ._constants import BASE_URL_CN, BASE_URL_INTL
+from ._endpoints import KINDS
 from ._exceptions import (
     APIConnectionError,
     APIError,
@@ -53,15 +54,19 @@ from ._journal import (
     JournalMismatchError,
     JournalRecord,
 )
-from ._limiter import LimiterStatistics, SlotLimiter
+from ._limiter import Clock, Limiter, LimiterStatistics, Slot, SlotLimiter
+from ._polling import PollStatistics
+from ._transport import AiohttpTransport, FormPart, Request, Response, Transport, parse_envelope
 from ._version import __version__
 
 __all__ = [
     "BASE_URL_CN",
     "BASE_URL_INTL",
+    "KINDS",
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
+    "AiohttpTransport",
     "AsyncPixVerse",
     "AuthenticationError",
     "Batch",
@@ -71,8 +76,10 @@ __all__ = [
     "BatchSummary",
     "BatchValidationError",
     "ClientClosedError",
+    "Clock",
     "ConcurrencyLimitError",
     "ConfigurationError",
+    "FormPart",
     "ImageJob",
     "InsufficientCreditsError",
     "InvalidInputError",
@@ -89,6 +96,7 @@ __all__ = [
     "JournalError",
     "JournalMismatchError",
     "JournalRecord",
+    "Limiter",
     "LimiterStatistics",
     "Limits",
     "ModerationError",
@@ -96,13 +104,19 @@ __all__ = [
     "PermissionDeniedError",
     "PixVerseError",
     "PollPolicy",
+    "PollStatistics",
     "RateLimitError",
+    "Request",
     "RequestValidationError",
+    "Response",
     "RetryPolicy",
     "ServerBusyError",
     "ServerError",
+    "Slot",
     "SlotLimiter",
     "Timeouts",
+    "Transport",
     "VideoJob",
     "__version__",
+    "parse_envelope",
 ]

@@ -45,10 +45,12 @@ import anyio
 import anyio.abc
 
 from . import _pricing as pricing
+from ._endpoints import Endpoint, endpoint_for
 from ._exceptions import (
     APIConnectionError,
     APIError,
     AuthenticationError,
+    ClientClosedError,
     InsufficientCreditsError,
     JobError,
     JobTimeoutError,
@@ -57,28 +59,15 @@ from ._exceptions import (
     ServerBusyError,
     ServerError,
 )
-from ._jobs import ImageJob, Job, VideoJob, created_credits, created_id
+from ._jobs import Job
 from ._journal import Journal, JournalError, JournalMismatchError, JournalRecord, request_hash
-from .types._base import RequestModel, build
-from .types.image import ImageTemplateRequest
-from .types.video import (
-    ExtendRequest,
-    FusionRequest,
-    ImageToVideoRequest,
-    LipSyncRequest,
-    MimicRequest,
-    ModifyRequest,
-    MultiTransitionRequest,
-    RestyleRequest,
-    SoundEffectRequest,
-    SwapRequest,
-    TextToVideoRequest,
-    TransitionRequest,
-    UpscaleRequest,
-)
+from .types._base import build
+from .types.image import ImageResult
+from .types.video import VideoResult
 
 if TYPE_CHECKING:
     from ._client import AsyncPixVerse
+    from ._submit import Submitter
 
 logger = logging.getLogger("pixverse_async")
 
@@ -86,32 +75,6 @@ DEFAULT_WORKERS = 256
 DEFAULT_DOWNLOADS = 4
 _AMBIGUOUS = (APIConnectionError, ServerError, ServerBusyError)
 
-
-@dataclass(frozen=True)
-class _Kind:
-    model: type[RequestModel]
-    path: str
-    media: str = "video"
-
-
-KINDS: dict[str, _Kind] = {
-    "text_to_video": _Kind(TextToVideoRequest, "/video/text/generate"),
-    "image_to_video": _Kind(ImageToVideoRequest, "/video/img/generate"),
-    "transition": _Kind(TransitionRequest, "/video/transition/generate"),
-    "multi_transition": _Kind(MultiTransitionRequest, "/video/multi_transition/generate"),
-    "fusion": _Kind(FusionRequest, "/video/fusion/generate"),
-    "extend": _Kind(ExtendRequest, "/video/extend/generate"),
-    "lip_sync": _Kind(LipSyncRequest, "/video/lip_sync/generate"),
-    "sound_effect": _Kind(SoundEffectRequest, "/video/sound_effect/generate"),
-    "restyle": _Kind(RestyleRequest, "/video/restyle/generate"),
-    "swap": _Kind(SwapRequest, "/video/swap/generate"),
-    "mimic": _Kind(MimicRequest, "/video/mimic/generate"),
-    "modify": _Kind(ModifyRequest, "/video/modify/generate"),
-    "upscale": _Kind(UpscaleRequest, "/video/upscale/generate"),
-    "image_template": _Kind(ImageTemplateRequest, "/image/template/generate", "image"),
-}
-#: ``template`` items become text_to_video / image_to_video with these schema fillers
-_TEMPLATE_DEFAULTS = {"prompt": "", "model": "v5", "duration": 5}
 
 _IMAGE_FIELDS = ("img_id", "first_frame_img", "last_frame_img")
 _MEDIA_FIELDS = ("video_media_id", "audio_media_id")
@@ -153,7 +116,7 @@ class ItemOutcome:
     key: str
     kind: str
     job_id: int | None = None
-    result: Any = None
+    result: VideoResult | ImageResult | None = None
     error: BaseException | None = None
     credits: int | None = None
     path: Path | None = None
@@ -231,7 +194,7 @@ class _Work:
     index: int
     key: str
     kind: str
-    spec: _Kind
+    spec: Endpoint
     params: dict[str, Any]
     record: JournalRecord | None = None
     resumed: bool = False
@@ -251,21 +214,9 @@ def _coerce(index: int, raw: BatchItem | Mapping[str, Any]) -> BatchItem:
     )
 
 
-def _resolve_kind(item: BatchItem) -> tuple[str, _Kind, dict[str, Any]]:
-    params = dict(item.params)
-    if item.kind == "template":
-        params = {**_TEMPLATE_DEFAULTS, **params}
-        has_image = "img_id" in params or "img_ids" in params
-        if not has_image:
-            params.setdefault("aspect_ratio", "16:9")
-        return "template", KINDS["image_to_video" if has_image else "text_to_video"], params
-    spec = KINDS.get(item.kind)
-    if spec is None:
-        kinds = ", ".join(sorted([*KINDS, "template"]))
-        raise RequestValidationError(
-            f"unknown kind {item.kind!r}; use one of {kinds}", field="kind"
-        )
-    return item.kind, spec, params
+def _resolve_kind(item: BatchItem) -> tuple[str, Endpoint, dict[str, Any]]:
+    endpoint, params = endpoint_for(item.kind, item.params)
+    return endpoint.kind, endpoint, params
 
 
 def _is_path(value: Any) -> bool:
@@ -343,6 +294,7 @@ class Batch:
     def __init__(
         self,
         client: AsyncPixVerse,
+        submitter: Submitter,
         items: Iterable[BatchItem | Mapping[str, Any]]
         | AsyncIterable[BatchItem | Mapping[str, Any]],
         *,
@@ -359,6 +311,7 @@ class Batch:
         if workers < 1:
             raise ValueError("workers must be at least 1")
         self._client = client
+        self._submitter = submitter
         self._items = items
         self._journal_arg = journal
         self._fingerprint = fingerprint
@@ -387,10 +340,12 @@ class Batch:
     # -- context ---------------------------------------------------------------------------
 
     async def __aenter__(self) -> Batch:
-        self._client._check_open()
+        if self._client.closed:
+            raise ClientClosedError("this AsyncPixVerse is closed; create a new one")
         items = self._items
         if isinstance(items, (list, tuple)):
-            self._validate_all(items)
+            # it reads the file system (do the named files exist?): off the event loop
+            await anyio.to_thread.run_sync(self._validate_all, items)
         if isinstance(self._journal_arg, Journal):
             self.journal = self._journal_arg
         elif self._journal_arg is not None:
@@ -444,6 +399,18 @@ class Batch:
         async for outcome in self._receive:
             yield outcome
         self._exhausted = True
+
+    def stop(self, reason: str = "stopped by the caller") -> None:
+        """Submit nothing more; jobs already submitted run to their end and report outcomes.
+
+        Items not submitted yet (waiting for a slot included) end with
+        :class:`BatchStoppedError`; their journal records stay unsubmitted, so a resume
+        submits them. Idempotent: the first reason stays in ``summary.stopped``.
+        """
+        if self.summary.stopped is None:
+            self.summary.stopped = reason
+        if self._halted is None:
+            self._halted = reason
 
     async def run(self) -> list[ItemOutcome]:
         """Every outcome, in input order."""
@@ -544,7 +511,8 @@ class Batch:
             item = _coerce(index, raw)
             kind, spec, params = _resolve_kind(item)
         except RequestValidationError as err:
-            work = _Work(index, str(index), str(getattr(raw, "kind", "?")), KINDS["modify"], {})
+            kind = str(getattr(raw, "kind", "?"))
+            work = _Work(index, str(index), kind, endpoint_for("modify", {})[0], {})
             self._emit("failed", work, detail=str(err))
             return self._outcome(work, error=err)
         work = _Work(index, item.key or str(index), kind, spec, params)
@@ -594,8 +562,10 @@ class Batch:
                 )
             if record.video_id is not None:
                 work.resumed = True
-                job = self._handle(work, record.video_id, record.credits)
-                await self._client._adopt(job)
+                job = self._submitter.job(
+                    work.spec.media, record.video_id, kind=work.kind, credits=record.credits
+                )
+                await self._submitter.adopt(job)
                 self._emit("retried", work, job_id=job.id, detail="re-attached to polling")
                 self.summary.running += 1
                 return await self._finish(work, job)
@@ -669,10 +639,6 @@ class Batch:
                 work.key, status=None, error=str(err), error_type=type(err).__name__
             )
 
-    def _handle(self, work: _Work, job_id: int, credits: int | None) -> Job[Any]:
-        cls = ImageJob if work.spec.media == "image" else VideoJob
-        return cls(self._client, job_id, kind=work.kind, credits=credits)
-
     async def _submit(self, work: _Work, body: Mapping[str, Any], trace: str | None) -> Job[Any]:
         journal = self.journal
 
@@ -690,15 +656,10 @@ class Batch:
                 await journal.reset_for_resubmit(work.key)
             self._emit("throttled", work, detail="500044: waiting for a generation slot")
 
-        client = self._client
-        data, trace_id, submitted, slot = await client._submit(
-            work.spec.path, body, trace_id=trace, on_send=on_send, on_throttled=on_throttled
+        job = await self._submitter.submit(
+            work.spec, body, trace_id=trace, on_send=on_send, on_throttled=on_throttled
         )
-        id_field = "image_id" if work.spec.media == "image" else "video_id"
-        credits = created_credits(data)
-        job = self._handle(work, created_id(data, id_field, trace_id), credits)
-        job.trace_id, job.submitted_at = trace_id, submitted
-        client._hold_until_done(job, slot)
+        credits = job.credits
         if journal is not None:
             await journal.accepted(work.key, video_id=job.id, credits=credits)
         if credits is not None:
@@ -921,7 +882,6 @@ def _sha256(path: Path) -> str:
 
 
 __all__ = [
-    "KINDS",
     "Batch",
     "BatchEvent",
     "BatchItem",

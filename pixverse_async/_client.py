@@ -1,4 +1,10 @@
-"""The async client: configuration, one pooled session, resources, the poll scheduler."""
+"""The async client: it builds the pieces and hands every call down one line.
+
+transport (one pooled aiohttp session) -> retries (one trace id per logical request) ->
+poll scheduler + slot limiter -> submitter (the one submit path, ``_submit.py``) ->
+resources (``client.video``, ``client.image``, ``client.media``, ``client.account``) and
+batches (``client.batch``), which both submit through the submitter.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,6 @@ import uuid
 from collections.abc import (
     AsyncIterable,
     AsyncIterator,
-    Awaitable,
     Callable,
     Iterable,
     Mapping,
@@ -20,26 +25,23 @@ from collections.abc import (
 )
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, overload
 
 import aiohttp
 import anyio
 
-from ._batch import DEFAULT_WORKERS, Batch, BatchEvent, BatchItem, ItemOutcome
+from ._batch import DEFAULT_DOWNLOADS, DEFAULT_WORKERS, Batch, BatchEvent, BatchItem, ItemOutcome
 from ._config import Limits, PollPolicy, RetryPolicy, Timeouts
 from ._constants import BASE_URL_CN, BASE_URL_INTL, ENV_API_KEY, ENV_BASE_URL, USER_AGENT_PREFIX
 from ._download import download_to
-from ._exceptions import (
-    ClientClosedError,
-    ConcurrencyLimitError,
-    ConfigurationError,
-)
-from ._jobs import ImageJob, Job, VideoJob, created_credits, created_id, job_id_arg
+from ._exceptions import ClientClosedError, ConfigurationError
+from ._jobs import ImageJob, Job, VideoJob, job_id_arg
 from ._journal import Journal
-from ._limiter import Slot, SlotLimiter
-from ._polling import PollScheduler
+from ._limiter import Limiter, SlotLimiter
+from ._polling import PollScheduler, PollStatistics
 from ._retry import with_retries
-from ._transport import AiohttpTransport, ApiKey, Request, Response, Transport
+from ._submit import Submitter
+from ._transport import AiohttpTransport, ApiKey, FormPart, Request, Response, Transport
 from ._version import __version__
 from .resources.account import AccountResource
 from .resources.image import ImageResource
@@ -52,6 +54,8 @@ from .webhooks import WebhookEvent
 logger = logging.getLogger("pixverse_async")
 
 J = TypeVar("J", bound=Job[Any])
+R = TypeVar("R", VideoResult, ImageResult)
+BatchInput = Iterable[BatchItem | Mapping[str, Any]] | AsyncIterable[BatchItem | Mapping[str, Any]]
 
 
 def _user_agent() -> str:
@@ -88,6 +92,8 @@ class AsyncPixVerse:
         max_concurrency: generation slots: the account's concurrent-generation limit, or
             ``"auto"`` (default) to learn it from ErrCode 500044, or ``None`` for no limiter
             (500044 then raises :class:`ConcurrencyLimitError`). See :class:`SlotLimiter`.
+        limiter: a generation-slot limiter to use instead of building one from
+            ``max_concurrency`` (e.g. a :class:`SlotLimiter` with other probe settings).
         webhooks: the account's webhook delivers this client's video jobs (a receiver from
             :mod:`pixverse_async.webhooks` passes each delivery to :meth:`resolve_webhook`):
             their waits end on delivery, and they are polled only as a slow fallback (see
@@ -111,6 +117,7 @@ class AsyncPixVerse:
         limits: Limits | None = None,
         poll: PollPolicy | None = None,
         max_concurrency: int | Literal["auto"] | None = "auto",
+        limiter: Limiter | None = None,
         webhooks: bool = False,
         session: aiohttp.ClientSession | None = None,
         transport: Transport | None = None,
@@ -157,17 +164,17 @@ class AsyncPixVerse:
         self._poller: PollScheduler[Any] = PollScheduler(
             self._fetch_status, self.poll, webhook_media=("video",) if webhooks else ()
         )
-        try:
-            limiter = None if max_concurrency is None else SlotLimiter(max_concurrency)
-        except ValueError as exc:
-            raise ConfigurationError(str(exc)) from None
-        self._held: dict[Slot, Job[Any]] = {}  # jobs holding generation slots
-        self.limiter = limiter
+        if limiter is None and max_concurrency is not None:
+            try:
+                limiter = SlotLimiter(max_concurrency)
+            except ValueError as exc:
+                raise ConfigurationError(str(exc)) from None
+        self._submitter = Submitter(self._request, self._poller, limiter)
         self._closed = False
-        self.video = VideoResource(self)
-        self.image = ImageResource(self)
-        self.media = MediaResource(self)
-        self.account = AccountResource(self)
+        self.video = VideoResource(self, self._submitter)
+        self.image = ImageResource(self, self._submitter)
+        self.media = MediaResource(self, self._submitter)
+        self.account = AccountResource(self, self._submitter)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -200,6 +207,8 @@ class AsyncPixVerse:
         # shielded: leaving ``async with`` through a cancelled scope must still close the session
         with anyio.CancelScope(shield=True):
             await self._poller.aclose()
+            if self.limiter is not None:
+                await self.limiter.aclose()
             await self._transport.aclose()
 
     @property
@@ -219,7 +228,7 @@ class AsyncPixVerse:
         *,
         json: Mapping[str, Any] | None = None,
         params: Mapping[str, str | int] | None = None,
-        form: Any = None,
+        multipart: Sequence[FormPart] | None = None,
         read_timeout: float | None = None,
         trace_id: str | None = None,
     ) -> Response:
@@ -231,7 +240,7 @@ class AsyncPixVerse:
             trace_id=trace_id or str(uuid.uuid4()),
             json=json,
             params=params,
-            form=form,
+            multipart=None if multipart is None else tuple(multipart),
             read_timeout=read_timeout,
         )
         started = time.monotonic()
@@ -257,114 +266,21 @@ class AsyncPixVerse:
         )
         return response
 
-    async def _submit_video(self, kind: str, path: str, body: Mapping[str, Any]) -> VideoJob:
-        return await self._submit_job(VideoJob, kind, path, body)
-
-    async def _submit_image(self, kind: str, path: str, body: Mapping[str, Any]) -> ImageJob:
-        return await self._submit_job(ImageJob, kind, path, body)
-
-    async def _submit_job(self, cls: type[J], kind: str, path: str, body: Mapping[str, Any]) -> J:
-        """Submit through the limiter; the job keeps its slot until it ends."""
-        data, trace_id, submitted, slot = await self._submit(path, body)
-        id_field = "image_id" if cls.media == "image" else "video_id"
-        job = cls(
-            self,
-            created_id(data, id_field, trace_id),
-            kind=kind,
-            trace_id=trace_id,
-            credits=created_credits(data),
-            submitted_at=submitted,
-        )
-        self._hold_until_done(job, slot)
-        return job
-
-    async def _submit(
-        self,
-        path: str,
-        body: Mapping[str, Any],
-        *,
-        trace_id: str | None = None,
-        on_send: Callable[[str], Awaitable[None]] | None = None,
-        on_throttled: Callable[[], Awaitable[None]] | None = None,
-    ) -> tuple[Mapping[str, Any], str, float, Slot | None]:
-        """POST a generation through the slot limiter: (Resp, trace id, submit time, slot).
-
-        A 500044 gives the slot back and waits for the next one, then resubmits with a fresh
-        trace id (nothing was created). Without a limiter, 500044 raises.
-
-        Args:
-            trace_id: the trace id of the first attempt (a journal resuming a submit whose
-                answer was lost); later attempts after a 500044 get fresh ones.
-            on_send: awaited with each attempt's trace id before it is sent (a journal
-                records it durably first).
-            on_throttled: awaited after each 500044.
-        """
-        limiter = self.limiter
-        while True:
-            slot = await limiter.acquire() if limiter is not None else None
-            attempt_trace = trace_id or str(uuid.uuid4())
-            trace_id = None
-            submitted = time.monotonic()
-            try:
-                if on_send is not None:
-                    await on_send(attempt_trace)
-                response = await self._request("POST", path, json=body, trace_id=attempt_trace)
-            except ConcurrencyLimitError:
-                if limiter is None or slot is None:
-                    raise
-                await limiter.rejected(slot)
-                if on_throttled is not None:
-                    await on_throttled()
-                logger.debug(
-                    "500044 on %s: waiting for a generation slot (%s)", path, limiter.statistics()
-                )
-                continue
-            except BaseException:
-                if slot is not None:
-                    slot.release()
-                raise
-            if limiter is not None and slot is not None:
-                limiter.accepted(slot)
-                if slot.probe:
-                    await limiter.probe_accepted(slot)
-            return response.data or {}, response.trace_id, submitted, slot
-
-    async def _adopt(self, job: Job[Any]) -> None:
-        """Count an already-running job (re-attached from a journal) against the limiter."""
-        if self.limiter is None:
-            return
-        slot = await self.limiter.acquire()
-        self.limiter.accepted(slot)
-        self._hold_until_done(job, slot)
-
-    def _hold_until_done(self, job: Job[Any], slot: Slot | None) -> None:
-        """Keep the job's slot until the scheduler sees it end (or the client closes)."""
-        if slot is None:
-            return
-        self._held[slot] = job
-        watch = job._watch()  # the handle keeps the outcome: a later job.wait() sends nothing
-
-        def done(_: object) -> None:
-            self._held.pop(slot, None)
-            slot.release()
-
-        watch.add_done_callback(done)
-
-    async def _refresh_held(self) -> None:
-        """Re-poll every job holding a slot, so ended ones give theirs back (after a 500044)."""
-        held = list(self._held.values())
-        await asyncio.gather(*(self._poller.refresh(job.media, job.id) for job in held))
-
     @property
-    def limiter(self) -> SlotLimiter | None:
-        """The generation-slot limiter (``None`` when ``max_concurrency=None``)."""
-        return self._limiter
+    def limiter(self) -> Limiter | None:
+        """The generation-slot limiter (``None`` when ``max_concurrency=None``).
+
+        Assigning a new one (before submitting) replaces it for every later submit.
+        """
+        return self._submitter.limiter
 
     @limiter.setter
-    def limiter(self, limiter: SlotLimiter | None) -> None:
-        self._limiter = limiter
-        if limiter is not None:
-            limiter.refresh = self._refresh_held
+    def limiter(self, limiter: Limiter | None) -> None:
+        self._submitter.limiter = limiter
+
+    def poll_statistics(self) -> PollStatistics:
+        """A snapshot of the poll scheduler: jobs watched, polls sent, webhook resolutions."""
+        return self._poller.statistics()
 
     def resolve_webhook(self, event: WebhookEvent) -> bool:
         """Hand a verified webhook delivery to the jobs waiting on it.
@@ -396,12 +312,21 @@ class AsyncPixVerse:
     # -- jobs ------------------------------------------------------------------------------
 
     def video_job(self, video_id: int, *, kind: str = "video") -> VideoJob:
-        """A handle for an existing ``video_id`` (e.g. stored before a restart)."""
-        return VideoJob(self, job_id_arg(video_id, "video_id"), kind=kind)
+        """A handle for an existing ``video_id`` (e.g. stored before a restart).
+
+        Args:
+            kind: the job's kind (e.g. ``"modify"``), when known: the poll scheduler learns
+                when to poll from the jobs of the same kind.
+        """
+        job = self._submitter.job("video", job_id_arg(video_id, "video_id"), kind=kind)
+        assert isinstance(job, VideoJob)
+        return job
 
     def image_job(self, image_id: int, *, kind: str = "image") -> ImageJob:
         """A handle for an existing ``image_id``."""
-        return ImageJob(self, job_id_arg(image_id, "image_id"), kind=kind)
+        job = self._submitter.job("image", job_id_arg(image_id, "image_id"), kind=kind)
+        assert isinstance(job, ImageJob)
+        return job
 
     async def as_completed(
         self, jobs: Iterable[J], *, timeout: float | None = None
@@ -446,20 +371,43 @@ class AsyncPixVerse:
                 if not future.done():
                     future.cancel()
 
+    @overload
     async def wait_all(
         self,
-        jobs: Sequence[J],
+        jobs: Sequence[Job[R]],
+        *,
+        timeout: float | None = None,
+        return_exceptions: Literal[False] = False,
+    ) -> list[R]: ...
+
+    @overload
+    async def wait_all(
+        self,
+        jobs: Sequence[Job[R]],
+        *,
+        timeout: float | None = None,
+        return_exceptions: Literal[True],
+    ) -> list[R | BaseException]: ...
+
+    async def wait_all(
+        self,
+        jobs: Sequence[Job[R]],
         *,
         timeout: float | None = None,
         return_exceptions: bool = False,
-    ) -> list[Any]:
+    ) -> list[R] | list[R | BaseException]:
         """Wait for every job; results in input order.
 
         Args:
+            timeout: seconds for the whole wait; raises :class:`TimeoutError` when it passes
+                (jobs keep running server-side).
             return_exceptions: put each failed job's error in its place instead of raising
                 the first one.
+
+        Raises:
+            JobError: a job ended badly (unless ``return_exceptions``).
         """
-        results: dict[J, Any] = {}
+        results: dict[Job[R], R | BaseException] = {}
         async for job in self.as_completed(jobs, timeout=timeout):
             error = job.exception()
             if error is not None and not return_exceptions:
@@ -471,8 +419,7 @@ class AsyncPixVerse:
 
     def batch(
         self,
-        items: Iterable[BatchItem | Mapping[str, Any]]
-        | AsyncIterable[BatchItem | Mapping[str, Any]],
+        items: BatchInput,
         *,
         journal: str | os.PathLike[str] | Journal | None = None,
         fingerprint: str | None = None,
@@ -481,6 +428,7 @@ class AsyncPixVerse:
         max_credits: int | None = None,
         on_event: Callable[[BatchEvent], None] | None = None,
         workers: int = DEFAULT_WORKERS,
+        downloads: int = DEFAULT_DOWNLOADS,
         job_timeout: float | None = None,
     ) -> Batch:
         """Fan out generation jobs; use as ``async with client.batch(items) as b: async for ...``.
@@ -495,10 +443,13 @@ class AsyncPixVerse:
             max_credits: stop submitting before the projected spend passes this.
             on_event: called with each :class:`BatchEvent` (progress displays).
             workers: items in progress at once (bounds memory; the slot limiter bounds jobs).
+            downloads: downloads at once (with ``download_dir``).
             job_timeout: seconds to wait for each job (``None``: no limit).
         """
+        self._check_open()
         return Batch(
             self,
+            self._submitter,
             items,
             journal=journal,
             fingerprint=fingerprint,
@@ -507,17 +458,38 @@ class AsyncPixVerse:
             max_credits=max_credits,
             on_event=on_event,
             workers=workers,
+            downloads=downloads,
             job_timeout=job_timeout,
         )
 
     async def run_batch(
         self,
-        items: Iterable[BatchItem | Mapping[str, Any]]
-        | AsyncIterable[BatchItem | Mapping[str, Any]],
-        **options: Any,
+        items: BatchInput,
+        *,
+        journal: str | os.PathLike[str] | Journal | None = None,
+        fingerprint: str | None = None,
+        base_dir: str | os.PathLike[str] | None = None,
+        download_dir: str | os.PathLike[str] | None = None,
+        max_credits: int | None = None,
+        on_event: Callable[[BatchEvent], None] | None = None,
+        workers: int = DEFAULT_WORKERS,
+        downloads: int = DEFAULT_DOWNLOADS,
+        job_timeout: float | None = None,
     ) -> list[ItemOutcome]:
         """Run a whole batch; every :class:`ItemOutcome` in input order (see :meth:`batch`)."""
-        async with self.batch(items, **options) as running:
+        batch = self.batch(
+            items,
+            journal=journal,
+            fingerprint=fingerprint,
+            base_dir=base_dir,
+            download_dir=download_dir,
+            max_credits=max_credits,
+            on_event=on_event,
+            workers=workers,
+            downloads=downloads,
+            job_timeout=job_timeout,
+        )
+        async with batch as running:
             return await running.run()
 
     # -- downloads -------------------------------------------------------------------------
@@ -545,12 +517,6 @@ class AsyncPixVerse:
         if not url:
             raise ValueError("this result has no url: only a finished (status 1) job has a file")
         expected = None if isinstance(result, str) else getattr(result, "size", None)
-        session = self._transport.session if isinstance(self._transport, AiohttpTransport) else None
         return await download_to(
-            session,
-            url,
-            Path(path),
-            expected_size=expected,
-            overwrite=overwrite,
-            timeouts=self.timeouts,
+            self._transport, url, Path(path), expected_size=expected, overwrite=overwrite
         )

@@ -1,4 +1,10 @@
-"""Every error the SDK raises, under one root.
+"""Every error class the SDK defines, under one root.
+
+Each class is defined in this module unless a ``[file]`` tag names the module that defines it
+(``[_batch.py]`` is ``pixverse_async._batch``...). A builtin in parentheses is a second base,
+so ``except ValueError`` or ``except TimeoutError`` catches that class too. All are exported
+from ``pixverse_async`` but :class:`~pixverse_async.webhooks.WebhookVerificationError`, which
+``pixverse_async.webhooks`` exports.
 
 ::
 
@@ -6,12 +12,14 @@
     ├── ClientClosedError                 the client was used after aclose()
     ├── ConfigurationError (ValueError)   no API key, bad base URL or option
     ├── RequestValidationError (ValueError)   bad input caught before any I/O (names the field)
+    │   └── BatchValidationError [_batch.py] (ValueError)   items of a finite batch are
+    │                                     invalid (``errors``); nothing was submitted
     ├── APIConnectionError                could not reach the API / connection dropped
     │   └── APITimeoutError (TimeoutError)    connect or read timeout
     ├── APIError                          an error answer (code, HTTP status, trace id)
     │   ├── AuthenticationError           400012, HTTP 401/403, 10001-10005
-    │   ├── InvalidRequestError           400011/400013/400017/400018/400019/400032, image checks,
-    │   │   │                             500064 (source deleted)
+    │   ├── InvalidRequestError           400011/400013/400017/400018/400019/400032, image
+    │   │   │                             checks (500030-500033, 500042), 500064 (source deleted)
     │   │   └── InvalidInputError         701002/701003 (mimic subject checks)
     │   ├── NotFoundError                 500008
     │   ├── PermissionDeniedError         500020/500060/500070/500071
@@ -21,11 +29,31 @@
     │   ├── RateLimitError                HTTP 429 (``retry_after`` seconds)
     │   ├── ServerBusyError               500069
     │   └── ServerError                   500100, 99999, 500041, HTTP 5xx, non-JSON answers
-    └── JobError                          a job ended badly (carries the last status snapshot)
-        ├── JobFailedError                status 8
-        ├── JobModeratedError             status 7 (output filtered; credits refunded)
-        ├── JobDeletedError               status 6
-        └── JobTimeoutError (TimeoutError)    the local wait deadline passed; the job goes on
+    ├── JobError                          a job ended badly (carries the last status snapshot)
+    │   ├── JobFailedError                status 8
+    │   ├── JobModeratedError             status 7 (output filtered; credits refunded)
+    │   ├── JobDeletedError               status 6
+    │   └── JobTimeoutError (TimeoutError)    the local wait deadline passed; the job goes on
+    ├── BatchStoppedError [_batch.py]     an item was not submitted: the batch stopped
+    │                                     submitting (credit budget or balance)
+    ├── JournalError [_journal.py]        the journal cannot do what was asked (closed, in
+    │   │                                 use, unknown key, illegal transition)
+    │   ├── JournalMismatchError [_journal.py]    written for other input than this run's
+    │   └── JournalCorruptError [_journal.py]     not a readable journal (not SQLite, foreign
+    │                                             tables, unknown schema)
+    └── WebhookVerificationError [webhooks.py]    a delivery is not genuine or not well formed
+                                          (``reason``); answer it with HTTP 401 (or 400)
+
+Outside the tree, a programming mistake raises a plain builtin: ``ValueError`` for an invalid
+value given to a policy object (``Timeouts``, ``RetryPolicy``, ``Limits``, ``PollPolicy``), a
+``SlotLimiter`` built directly (the client turns it into ``ConfigurationError``), a batch
+(``workers``), a webhook verifier (an empty secret), a ``FormPart`` or a ``Journal`` method (a
+media or upload kind), and for a download of a result that has no URL; ``TypeError`` from
+``request_hash`` on params JSON cannot encode; ``RuntimeError`` for ``job.result()`` or
+``job.exception()`` before the job ended, a batch iterated outside ``async with``, or the
+FastAPI dependency on an app without ``pixverse_lifespan``. A request model called directly,
+not through ``build()``, raises pydantic's ``ValidationError``. The CLI's private
+``_CliError`` never leaves ``pixverse_async.cli`` (it becomes a message and an exit code).
 
 No error message, ``repr`` or attribute ever contains the API key.
 """

@@ -1,18 +1,23 @@
-"""Job handles: what a generation call returns, and how to wait for its result."""
+"""Job handles: what a generation call returns, and how to wait for its result.
+
+A handle talks only to the client's poll scheduler (which also hears webhooks). It has one
+state whichever call saw the job end (``wait``, ``as_completed``, ``wait_all``, the slot
+limiter's watch, a webhook): once it has seen a terminal status, ``done()`` is true and
+``result()`` / ``exception()`` tell how it ended.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from ._exceptions import RequestValidationError, ServerError
+from ._exceptions import JobError, RequestValidationError
 from .types.image import ImageResult
 from .types.video import VideoResult
 
 if TYPE_CHECKING:
-    from ._client import AsyncPixVerse
+    from ._polling import PollScheduler
 
 R = TypeVar("R", VideoResult, ImageResult)
 
@@ -20,19 +25,24 @@ R = TypeVar("R", VideoResult, ImageResult)
 class Job(Generic[R]):
     """A submitted generation job.
 
+    Create handles with the client (``client.video.modify(...)``, ``client.video_job(id)``),
+    not directly.
+
     Attributes:
         id: the ``video_id`` (or ``image_id``): store it to re-attach later with
             :meth:`AsyncPixVerse.video_job` / :meth:`AsyncPixVerse.image_job`.
-        kind: the endpoint kind, e.g. ``"modify"`` (used to learn durations).
+        kind: the endpoint kind, e.g. ``"modify"`` or ``"text_to_video"`` (the same names
+            as a batch item's ``kind``; the poll scheduler learns durations per kind).
         trace_id: the ``Ai-trace-id`` of the submit (``None`` for a re-created handle).
         credits: credits charged at submit, when the API said.
+        submitted_at: ``time.monotonic()`` of the submit (or of the handle's creation).
     """
 
     media: str = "video"
 
     def __init__(
         self,
-        client: AsyncPixVerse,
+        scheduler: PollScheduler[Any],
         id: int,
         *,
         kind: str,
@@ -40,7 +50,7 @@ class Job(Generic[R]):
         credits: int | None = None,
         submitted_at: float | None = None,
     ) -> None:
-        self._client = client
+        self._scheduler = scheduler
         self.id = id
         self.kind = kind
         self.trace_id = trace_id
@@ -74,18 +84,15 @@ class Job(Generic[R]):
         """
         if self.done():  # seen to end already (e.g. while holding its generation slot)
             return self.result()
-        result: R = await self._client._poller.wait(
-            self.media, self.id, self.kind, timeout=timeout, submitted_at=self.submitted_at
-        )
+        future = self._watch()
+        result: R = await self._scheduler.wait_for(future, self.media, self.id, timeout=timeout)
+        self._seen(future)  # (its callback has run already; this keeps that explicit)
         return result
 
     async def status(self) -> R:
         """One status request now (not deduplicated with the scheduler's polls)."""
-        if self.media == "image":
-            image: Any = await self._client.image.result(self.id)
-            return image  # type: ignore[no-any-return]
-        video: Any = await self._client.video.result(self.id)
-        return video  # type: ignore[no-any-return]
+        snapshot: R = await self._scheduler.fetch(self.media, self.id)
+        return snapshot
 
     # -- as_completed support ---------------------------------------------------------------
 
@@ -95,25 +102,35 @@ class Job(Generic[R]):
         (A future shared between callers would let one ``as_completed`` that stops early
         cancel it under another one, which would then wait forever.)
         """
-        if self.done():
-            assert self._future is not None
+        if self._future is not None:
             return self._future
-        future = self._client._poller.future(
+        future = self._scheduler.future(
             self.media, self.id, self.kind, submitted_at=self.submitted_at
         )
         future.add_done_callback(self._seen)
         return future
 
     def _seen(self, future: asyncio.Future[Any]) -> None:
-        if not future.cancelled() and not self.done():
+        """Keep the first future that saw the job end (a terminal status, good or bad).
+
+        A wait that was cancelled, or ended without a status (the client closed, the status
+        could not be read), says nothing about the job: the handle stays not done.
+        """
+        if not future.done() or future.cancelled() or self._future is not None:
+            return
+        error = future.exception()
+        if error is None or isinstance(error, JobError):
             self._future = future
 
     def done(self) -> bool:
-        """Whether this handle has seen the job end (through ``as_completed``)."""
-        return self._future is not None and self._future.done() and not self._future.cancelled()
+        """Whether this handle has seen the job end, by any call (``wait``, ``as_completed``,
+        ``wait_all``, the slot limiter's watch, a webhook)."""
+        if self._future is None and self._scheduler.final(self.media, self.id) is not None:
+            self._seen(self._watch())  # a delivery came while nobody waited: settled at once
+        return self._future is not None
 
     def result(self) -> R:
-        """The final result seen through ``as_completed``; raises the job's error if it failed.
+        """The final result; raises the job's error (:class:`JobError`) if it ended badly.
 
         Raises:
             RuntimeError: the job has not been seen to end yet.
@@ -125,7 +142,11 @@ class Job(Generic[R]):
         return result
 
     def exception(self) -> BaseException | None:
-        """The job's error seen through ``as_completed`` (``None`` if it succeeded)."""
+        """The job's error (``None`` if it succeeded).
+
+        Raises:
+            RuntimeError: the job has not been seen to end yet.
+        """
         if not self.done():
             raise RuntimeError("the job has not ended yet; use 'await job.wait()'")
         assert self._future is not None
@@ -142,27 +163,6 @@ class ImageJob(Job[ImageResult]):
     """An image generation job (``image_id``)."""
 
     media = "image"
-
-
-def created_id(data: Mapping[str, Any], name: str, trace_id: str) -> int:
-    """The id a successful submit returned; a clear error (with the trace id) if it is missing."""
-    value = data.get(name)
-    if type(value) is not int:
-        raise ServerError(
-            f"the submit succeeded but the answer has no usable {name} ({value!r}); quote the "
-            "trace id to PixVerse support, and resubmit with the same trace id to recover the job",
-            trace_id=trace_id,
-        )
-    return value
-
-
-def created_credits(data: Mapping[str, Any]) -> int | None:
-    """``credits``, else ``credit``, else unknown (reference decision 6)."""
-    for key in ("credits", "credit"):
-        value = data.get(key)
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    return None
 
 
 def job_id_arg(value: object, name: str) -> int:

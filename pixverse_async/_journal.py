@@ -291,10 +291,13 @@ class Journal:
     connection in a worker thread, so the event loop never waits on disk.
     """
 
-    def __init__(self, conn: sqlite3.Connection, path: str) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, path: str, *, reuse_cached_ids: bool = True
+    ) -> None:
         """Wrap an already validated connection; use :meth:`open` instead."""
         self._conn: sqlite3.Connection | None = conn
         self._path = path
+        self._reuse_cached_ids = reuse_cached_ids
         self._lock = anyio.Lock()
 
     def __repr__(self) -> str:
@@ -314,7 +317,11 @@ class Journal:
 
     @classmethod
     async def open(
-        cls, path: str | os.PathLike[str], *, batch_fingerprint: str | None = None
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        batch_fingerprint: str | None = None,
+        reuse_cached_ids: bool = True,
     ) -> Journal:
         """Open a journal, creating the file and schema if needed.
 
@@ -323,6 +330,10 @@ class Journal:
             batch_fingerprint: identifies the batch's input (e.g. a hash of the input file).
                 If the journal already stores a different one, the run is refused. A journal
                 without one adopts it; ``None`` skips the check (e.g. to inspect a journal).
+            reuse_cached_ids: read the upload and mask caches of earlier runs. Pass
+                ``False`` when the server is new to this run (an emulator started afresh):
+                the cached ids name uploads it never saw, so files are uploaded again (the
+                caches are still written).
 
         Returns:
             The open journal.
@@ -335,7 +346,7 @@ class Journal:
         """
         where = os.fspath(path)
         conn = await anyio.to_thread.run_sync(_connect, where, batch_fingerprint)
-        return cls(conn, where)
+        return cls(conn, where, reuse_cached_ids=reuse_cached_ids)
 
     async def aclose(self) -> None:
         """Close the journal (idempotent). Waits for a call in progress to finish."""
@@ -598,6 +609,8 @@ class Journal:
             kind: ``"image"`` (``img_id``) or ``"media"`` (``media_id``).
         """
         _check_upload_kind(kind)
+        if not self._reuse_cached_ids:
+            return None
 
         def work(conn: sqlite3.Connection) -> int | None:
             row = conn.execute(
@@ -626,6 +639,8 @@ class Journal:
             source: what the masks were detected on, e.g. ``"media:123"``.
             keyframe: the frame they were detected on.
         """
+        if not self._reuse_cached_ids:
+            return None
 
         def work(conn: sqlite3.Connection) -> dict[str, str] | None:
             row = conn.execute(

@@ -27,8 +27,8 @@ import logging
 import random
 import time
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Collection
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 import anyio
@@ -74,6 +74,7 @@ Fetch = Callable[[str, int], Awaitable[Any]]
 class _Watch:
     __slots__ = (
         "done",
+        "error",
         "key",
         "kind",
         "last_running",
@@ -94,11 +95,25 @@ class _Watch:
         self.snapshot: Any = None
         self.waiters: set[asyncio.Future[Any]] = set()
         self.done = False
+        #: the JobError every waiter of a job that ended badly gets (one instance: a handle
+        #: and its waits agree on it)
+        self.error: JobError | None = None
 
 
 @dataclass(frozen=True)
 class PollStatistics:
-    """A snapshot of the scheduler's state."""
+    """A snapshot of the scheduler's state (``client.poll_statistics()``).
+
+    Attributes:
+        watched: jobs being watched (not ended yet).
+        waiters: waits on them (``wait``, ``as_completed``, slot holds).
+        polls_sent: status requests sent so far.
+        polls_in_flight: status requests in the air now.
+        resolved_by_poll: jobs a poll saw end.
+        resolved_externally: jobs a webhook delivery ended.
+        first_poll: per job kind, the learned delay (seconds after submit) of the first
+            poll; kinds with too few finished jobs yet are absent.
+    """
 
     watched: int
     waiters: int
@@ -106,6 +121,7 @@ class PollStatistics:
     polls_in_flight: int
     resolved_by_poll: int
     resolved_externally: int
+    first_poll: Mapping[str, float] = field(default_factory=dict)
 
 
 class PollScheduler(Generic[S]):
@@ -186,6 +202,15 @@ class PollScheduler(Generic[S]):
             PixVerseError: a status request failed for good (e.g. not found, auth).
         """
         future = self.future(media, job_id, kind, submitted_at=submitted_at)
+        return await self.wait_for(future, media, job_id, timeout=timeout)
+
+    async def wait_for(
+        self, future: asyncio.Future[Any], media: str, job_id: int, *, timeout: float | None
+    ) -> Any:
+        """Await a :meth:`future` of the job for at most ``timeout`` seconds (see :meth:`wait`).
+
+        On timeout (or cancellation) the future is cancelled: that interest in the job ends.
+        """
         if timeout is None:
             return await future
         try:
@@ -202,6 +227,10 @@ class PollScheduler(Generic[S]):
                 status=getattr(snapshot, "status", None),
                 snapshot=snapshot,
             ) from None
+
+    async def fetch(self, media: str, job_id: int) -> Any:
+        """One status request now, outside the schedule (``job.status()``)."""
+        return await self._fetch(media, job_id)
 
     def resolve(self, media: str, job_id: int, snapshot: Any) -> bool:
         """Finish a job from outside (a webhook delivery) without polling it.
@@ -243,6 +272,10 @@ class PollScheduler(Generic[S]):
             self._by_poll += 1
             self._finish(watch, snapshot)
 
+    def final(self, media: str, job_id: int) -> Any:
+        """A kept final snapshot of the job (a webhook delivery, or a webhook-mode job's end)."""
+        return self._final.get((media, job_id))
+
     def last_snapshot(self, media: str, job_id: int) -> Any:
         watch = self._watches.get((media, job_id))
         return watch.snapshot if watch else None
@@ -255,6 +288,11 @@ class PollScheduler(Generic[S]):
             polls_in_flight=self._in_flight,
             resolved_by_poll=self._by_poll,
             resolved_externally=self._external,
+            first_poll={
+                kind: delay
+                for kind in self._learned
+                if (delay := self.expected_duration(kind)) is not None
+            },
         )
 
     def expected_end(self, kind: str) -> float:
@@ -485,22 +523,26 @@ class PollScheduler(Generic[S]):
         if status == SUCCEEDED:
             future.set_result(snapshot)
             return
-        media, job_id = watch.key
-        cls: type[JobError] = {
-            FAILED: JobFailedError,
-            MODERATED: JobModeratedError,
-            DELETED: JobDeletedError,
-        }[status]
-        what = {FAILED: "failed", MODERATED: "failed content moderation", DELETED: "was deleted"}
-        refund = " (credits refunded)" if status in (FAILED, MODERATED) else ""
-        future.set_exception(
-            cls(
+        if watch.error is None:
+            media, job_id = watch.key
+            cls: type[JobError] = {
+                FAILED: JobFailedError,
+                MODERATED: JobModeratedError,
+                DELETED: JobDeletedError,
+            }[status]
+            what = {
+                FAILED: "failed",
+                MODERATED: "failed content moderation",
+                DELETED: "was deleted",
+            }
+            refund = " (credits refunded)" if status in (FAILED, MODERATED) else ""
+            watch.error = cls(
                 f"{media} {job_id} {what[status]}{refund}",
                 job_id=job_id,
                 status=status,
                 snapshot=snapshot,
             )
-        )
+        future.set_exception(watch.error)
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:

@@ -587,20 +587,6 @@ def _error_text(error: BaseException | None) -> str:
 # -- batch run ---------------------------------------------------------------------------------
 
 
-class _FreshServerJournal(Journal):
-    """A journal used against the in-process emulator, which starts empty on every run.
-
-    Its upload and mask caches name ids of an earlier run's emulator, which the new one does
-    not know, so they are not read (still written); files are uploaded again instead.
-    """
-
-    async def cached_upload(self, content_hash: str, kind: str) -> int | None:
-        return None
-
-    async def cached_masks(self, source: str, keyframe: int) -> dict[str, str] | None:
-        return None
-
-
 @dataclass
 class _Run:
     """State of one ``batch run``: the options, the outcomes so far, the Ctrl-C count."""
@@ -724,9 +710,14 @@ async def _preflight(client: AsyncPixVerse) -> int | None:
 
 async def _open_journal(run: _Run, *, fresh_server: bool) -> tuple[Journal, bool]:
     created = not run.journal_path.exists()
-    opener = _FreshServerJournal if fresh_server else Journal
     try:
-        journal = await opener.open(run.journal_path, batch_fingerprint=run.jobs.fingerprint)
+        # the in-process emulator starts empty on every run: an earlier run's cached upload
+        # and mask ids name nothing there, so files are uploaded again
+        journal = await Journal.open(
+            run.journal_path,
+            batch_fingerprint=run.jobs.fingerprint,
+            reuse_cached_ids=not fresh_server,
+        )
     except JournalMismatchError as exc:
         raise _CliError(f"{exc} (was {run.jobs.path} edited since?)") from None
     except JournalError as exc:
@@ -775,7 +766,7 @@ async def _execute(
             # the in-process emulator dies with us: let running jobs end so the journal
             # holds no job a later run could not find
             run.draining = True
-            batch.summary.stopped = "interrupted (Ctrl-C)"
+            batch.stop("interrupted (Ctrl-C)")
             printer.line(
                 "Ctrl-C: submitting nothing more; finishing the jobs in progress "
                 "(Ctrl-C again to stop now)",

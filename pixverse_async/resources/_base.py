@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .._endpoints import endpoint_for
+from .._jobs import ImageJob, VideoJob
+from ..types._base import build
+
 if TYPE_CHECKING:
     from .._client import AsyncPixVerse
+    from .._submit import Submitter
 
 
 def fields(values: dict[str, Any]) -> dict[str, Any]:
@@ -14,5 +19,21 @@ def fields(values: dict[str, Any]) -> dict[str, Any]:
 
 
 class Resource:
-    def __init__(self, client: AsyncPixVerse) -> None:
+    """A namespace of endpoints on the client; generations go through its submitter."""
+
+    def __init__(self, client: AsyncPixVerse, submitter: Submitter) -> None:
         self._client = client
+        self._submitter = submitter
+
+    async def _generate(self, kind: str, params: dict[str, Any]) -> VideoJob | ImageJob:
+        """Validate ``params`` for ``kind`` (before any I/O) and submit the job."""
+        endpoint, params = endpoint_for(kind, params)
+        body = build(endpoint.model, **params).to_body()
+        job = await self._submitter.submit(endpoint, body)
+        assert isinstance(job, (VideoJob, ImageJob))
+        return job
+
+    async def _video(self, kind: str, params: dict[str, Any]) -> VideoJob:
+        job = await self._generate(kind, params)
+        assert isinstance(job, VideoJob)
+        return job

@@ -3,6 +3,12 @@
 Generation methods validate their arguments before any I/O (bad input raises
 :class:`RequestValidationError` naming the field, and nothing is sent or charged), submit
 the job, and return a :class:`VideoJob`; ``await job.wait()`` gives the final result.
+
+Enum arguments (``model``, ``quality``, ``aspect_ratio``, ``motion_mode``, ``style``,
+``camera_movement``, ``thinking_type``, a fusion reference's ``type``) are typed with the
+``Literal`` types of :mod:`pixverse_async.types`, so a type checker or an editor knows the
+values the reference lists. The checks at run time do not depend on them: a wrong value still
+raises :class:`RequestValidationError` naming the field and the allowed values.
 """
 
 from __future__ import annotations
@@ -10,29 +16,29 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .._endpoints import RESULT_PATHS
 from .._exceptions import RequestValidationError
 from .._jobs import VideoJob, job_id_arg
 from ..types._base import build
 from ..types.video import (
-    ExtendRequest,
-    FusionRequest,
+    AspectRatio,
+    CameraMovement,
+    FusionModel,
     ImageReference,
-    ImageToVideoRequest,
-    LipSyncRequest,
+    ImageReferenceDict,
     MaskSelectionRequest,
     MaskSelectionResult,
-    MimicRequest,
-    ModifyRequest,
+    Model,
+    ModifyQuality,
+    MotionMode,
     MultiTransitionItem,
-    MultiTransitionRequest,
+    MultiTransitionModel,
+    Quality,
     RestyleEffect,
-    RestyleRequest,
-    SoundEffectRequest,
-    SwapRequest,
-    TextToVideoRequest,
-    TransitionRequest,
+    Style,
+    SwapQuality,
+    ThinkingType,
     TtsSpeakerPage,
-    UpscaleRequest,
     VideoResult,
 )
 from ._base import Resource, fields
@@ -63,16 +69,16 @@ class VideoResource(Resource):
         self,
         *,
         prompt: str,
-        model: str,
+        model: Model,
         duration: int,
-        quality: str,
-        aspect_ratio: str,
+        quality: Quality,
+        aspect_ratio: AspectRatio,
         negative_prompt: str | None = None,
-        motion_mode: str | None = None,
+        motion_mode: MotionMode | None = None,
         seed: int | None = None,
-        style: str | None = None,
+        style: Style | None = None,
         template_id: int | None = None,
-        camera_movement: str | None = None,
+        camera_movement: CameraMovement | None = None,
         water_mark: bool | None = None,
         sound_effect_switch: bool | None = None,
         sound_effect_content: str | None = None,
@@ -81,28 +87,27 @@ class VideoResource(Resource):
         lip_sync_tts_speaker_id: str | None = None,
         generate_audio_switch: bool | None = None,
         generate_multi_clip_switch: bool | None = None,
-        thinking_type: str | None = None,
+        thinking_type: ThinkingType | None = None,
         webhook_id: int | None = None,
     ) -> VideoJob:
-        """Text-to-video (``POST /video/text/generate``)."""
-        body = build(TextToVideoRequest, **fields(locals())).to_body()
-        return await self._client._submit_video("text", "/video/text/generate", body)
+        """Text-to-video (kind ``text_to_video``)."""
+        return await self._video("text_to_video", fields(locals()))
 
     async def image_to_video(
         self,
         *,
         prompt: str,
-        model: str,
+        model: Model,
         duration: int,
-        quality: str,
+        quality: Quality,
         img_id: int | None = None,
         img_ids: Sequence[int] | None = None,
         negative_prompt: str | None = None,
-        motion_mode: str | None = None,
+        motion_mode: MotionMode | None = None,
         seed: int | None = None,
-        style: str | None = None,
+        style: Style | None = None,
         template_id: int | None = None,
-        camera_movement: str | None = None,
+        camera_movement: CameraMovement | None = None,
         water_mark: bool | None = None,
         sound_effect_switch: bool | None = None,
         sound_effect_content: str | None = None,
@@ -111,82 +116,49 @@ class VideoResource(Resource):
         lip_sync_tts_speaker_id: str | None = None,
         generate_audio_switch: bool | None = None,
         generate_multi_clip_switch: bool | None = None,
-        thinking_type: str | None = None,
+        thinking_type: ThinkingType | None = None,
         webhook_id: int | None = None,
     ) -> VideoJob:
-        """Image-to-video (``POST /video/img/generate``): ``img_id``, or ``img_ids`` with a
+        """Image-to-video (kind ``image_to_video``): ``img_id``, or ``img_ids`` with a
         multi-image ``template_id``."""
-        body = build(ImageToVideoRequest, **fields(locals())).to_body()
-        return await self._client._submit_video("img", "/video/img/generate", body)
+        return await self._video("image_to_video", fields(locals()))
 
     async def template(
         self,
         *,
         template_id: int,
-        quality: str,
+        quality: Quality,
         img_id: int | None = None,
         img_ids: Sequence[int] | None = None,
-        prompt: str = "",
-        model: str = "v5",
-        duration: int = 5,
-        aspect_ratio: str = "16:9",
+        prompt: str | None = None,
+        model: Model | None = None,
+        duration: int | None = None,
+        aspect_ratio: AspectRatio | None = None,
         sound_effect_switch: bool | None = None,
         webhook_id: int | None = None,
     ) -> VideoJob:
         """An effect-template video: with images through image-to-video, else text-to-video.
 
-        Templates are model-independent and their length is the template's; ``model`` and
-        ``duration`` only satisfy the request schema.
+        Templates are model-independent and their length is the template's; ``prompt``
+        (default ``""``), ``model`` (``"v5"``), ``duration`` (5) and, without images,
+        ``aspect_ratio`` (``"16:9"``) only satisfy the request schema.
         """
         if template_id is None:
             raise RequestValidationError(
                 "template_id is required: the effect template's id", field="template_id"
             )
-        if img_id is None and img_ids is None:
-            body = build(
-                TextToVideoRequest,
-                **fields(
-                    {
-                        "template_id": template_id,
-                        "quality": quality,
-                        "prompt": prompt,
-                        "model": model,
-                        "duration": duration,
-                        "aspect_ratio": aspect_ratio,
-                        "sound_effect_switch": sound_effect_switch,
-                        "webhook_id": webhook_id,
-                    }
-                ),
-            ).to_body()
-            return await self._client._submit_video("template", "/video/text/generate", body)
-        body = build(
-            ImageToVideoRequest,
-            **fields(
-                {
-                    "template_id": template_id,
-                    "quality": quality,
-                    "img_id": img_id,
-                    "img_ids": img_ids,
-                    "prompt": prompt,
-                    "model": model,
-                    "duration": duration,
-                    "sound_effect_switch": sound_effect_switch,
-                    "webhook_id": webhook_id,
-                }
-            ),
-        ).to_body()
-        return await self._client._submit_video("template", "/video/img/generate", body)
+        return await self._video("template", fields(locals()))
 
     async def transition(
         self,
         *,
         prompt: str,
-        model: str,
+        model: Model,
         duration: int,
-        quality: str,
+        quality: Quality,
         first_frame_img: int,
         last_frame_img: int,
-        motion_mode: str | None = None,
+        motion_mode: MotionMode | None = None,
         seed: int | None = None,
         negative_prompt: str | None = None,
         water_mark: bool | None = None,
@@ -198,64 +170,59 @@ class VideoResource(Resource):
         lip_sync_tts_speaker_id: str | None = None,
         webhook_id: int | None = None,
     ) -> VideoJob:
-        """First/last-frame transition (``POST /video/transition/generate``)."""
-        body = build(TransitionRequest, **fields(locals())).to_body()
-        return await self._client._submit_video("transition", "/video/transition/generate", body)
+        """First/last-frame transition (kind ``transition``)."""
+        return await self._video("transition", fields(locals()))
 
     async def multi_transition(
         self,
         *,
         multi_transition: Sequence[MultiTransitionItem | Mapping[str, Any]],
-        model: str,
-        quality: str,
+        model: MultiTransitionModel,
+        quality: Quality,
         seed: int | None = None,
-        motion_mode: str | None = None,
+        motion_mode: MotionMode | None = None,
         webhook_id: int | None = None,
     ) -> VideoJob:
-        """Multi-image transition, 2-7 items (``POST /video/multi_transition/generate``)."""
-        body = build(MultiTransitionRequest, **fields(locals())).to_body()
-        path = "/video/multi_transition/generate"
-        return await self._client._submit_video("multi_transition", path, body)
+        """Multi-image transition, 2-7 items (kind ``multi_transition``)."""
+        return await self._video("multi_transition", fields(locals()))
 
     async def fusion(
         self,
         *,
-        image_references: Sequence[ImageReference | Mapping[str, Any]],
+        image_references: Sequence[ImageReference | ImageReferenceDict | Mapping[str, Any]],
         prompt: str,
-        model: str,
+        model: FusionModel,
         duration: int,
-        quality: str,
-        aspect_ratio: str,
+        quality: Quality,
+        aspect_ratio: AspectRatio,
         seed: int | None = None,
         generate_audio_switch: bool | None = None,
         webhook_id: int | None = None,
     ) -> VideoJob:
-        """Reference-to-video (``POST /video/fusion/generate``); the prompt names each image
+        """Reference-to-video (kind ``fusion``); the prompt names each image
         as ``@ref_name``. A random ``seed`` is sent when none is given."""
-        body = build(FusionRequest, **fields(locals())).to_body()
-        return await self._client._submit_video("fusion", "/video/fusion/generate", body)
+        return await self._video("fusion", fields(locals()))
 
     async def extend(
         self,
         *,
         prompt: str,
-        model: str,
+        model: Model,
         duration: int,
-        quality: str,
+        quality: Quality,
         source_video_id: int | None = None,
         video_media_id: int | None = None,
         seed: int | None = None,
-        motion_mode: str | None = None,
-        style: str | None = None,
+        motion_mode: MotionMode | None = None,
+        style: Style | None = None,
         negative_prompt: str | None = None,
         water_mark: bool | None = None,
         template_id: int | None = None,
         webhook_id: int | None = None,
     ) -> VideoJob:
-        """Extend a video by ``duration`` seconds (``POST /video/extend/generate``). A random
+        """Extend a video by ``duration`` seconds (kind ``extend``). A random
         ``seed`` is sent when none is given (the API requires one)."""
-        body = build(ExtendRequest, **fields(locals())).to_body()
-        return await self._client._submit_video("extend", "/video/extend/generate", body)
+        return await self._video("extend", fields(locals()))
 
     async def lip_sync(
         self,
@@ -267,9 +234,8 @@ class VideoResource(Resource):
         lip_sync_tts_content: str | None = None,
         webhook_id: int | None = None,
     ) -> VideoJob:
-        """Lip sync to an uploaded audio, or to TTS speech (``POST /video/lip_sync/generate``)."""
-        body = build(LipSyncRequest, **fields(locals())).to_body()
-        return await self._client._submit_video("lip_sync", "/video/lip_sync/generate", body)
+        """Lip sync to an uploaded audio, or to TTS speech (kind ``lip_sync``)."""
+        return await self._video("lip_sync", fields(locals()))
 
     async def tts_speakers(
         self, *, page_num: int = 1, page_size: int = _PAGE_SIZE_MAX
@@ -288,10 +254,8 @@ class VideoResource(Resource):
         sound_effect_content: str | None = None,
         webhook_id: int | None = None,
     ) -> VideoJob:
-        """Add sound effects to a video (``POST /video/sound_effect/generate``)."""
-        body = build(SoundEffectRequest, **fields(locals())).to_body()
-        path = "/video/sound_effect/generate"
-        return await self._client._submit_video("sound_effect", path, body)
+        """Add sound effects to a video (kind ``sound_effect``)."""
+        return await self._video("sound_effect", fields(locals()))
 
     async def restyle(
         self,
@@ -304,9 +268,8 @@ class VideoResource(Resource):
         webhook_id: int | None = None,
     ) -> VideoJob:
         """Restyle a video with a preset ``restyle_id`` or a ``restyle_prompt``
-        (``POST /video/restyle/generate``)."""
-        body = build(RestyleRequest, **fields(locals())).to_body()
-        return await self._client._submit_video("restyle", "/video/restyle/generate", body)
+        (kind ``restyle``)."""
+        return await self._video("restyle", fields(locals()))
 
     async def restyle_effects(
         self, *, page_num: int = 1, page_size: int = _PAGE_SIZE_MAX
@@ -337,34 +300,32 @@ class VideoResource(Resource):
         keyframe_id: int,
         mask_id: str,
         img_id: int,
-        quality: str,
+        quality: SwapQuality,
         source_video_id: int | None = None,
         video_media_id: int | None = None,
         original_sound_switch: bool | None = None,
         webhook_id: int | None = None,
     ) -> VideoJob:
-        """Swap a masked subject for an image (``POST /video/swap/generate``)."""
-        body = build(SwapRequest, **fields(locals())).to_body()
-        return await self._client._submit_video("swap", "/video/swap/generate", body)
+        """Swap a masked subject for an image (kind ``swap``)."""
+        return await self._video("swap", fields(locals()))
 
     async def mimic(
         self,
         *,
         img_id: int,
-        quality: str,
+        quality: Quality,
         source_video_id: int | None = None,
         video_media_id: int | None = None,
         webhook_id: int | None = None,
     ) -> VideoJob:
-        """Animate an image with a video's motion (``POST /video/mimic/generate``)."""
-        body = build(MimicRequest, **fields(locals())).to_body()
-        return await self._client._submit_video("mimic", "/video/mimic/generate", body)
+        """Animate an image with a video's motion (kind ``mimic``)."""
+        return await self._video("mimic", fields(locals()))
 
     async def modify(
         self,
         *,
         prompt: str,
-        quality: str,
+        quality: ModifyQuality,
         source_video_id: int | None = None,
         video_media_id: int | None = None,
         img_ids: Sequence[int] | None = None,
@@ -374,13 +335,12 @@ class VideoResource(Resource):
         seed: int | None = None,
         webhook_id: int | None = None,
     ) -> VideoJob:
-        """Edit a video (``POST /video/modify/generate``): subject swap, add, remove, restyle.
+        """Edit a video (kind ``modify``): subject swap, add, remove, restyle.
 
         Masks are referenced as ``@selection0``..., images as ``@img0``...; every reference
         must exist (checked before sending).
         """
-        body = build(ModifyRequest, **fields(locals())).to_body()
-        return await self._client._submit_video("modify", "/video/modify/generate", body)
+        return await self._video("modify", fields(locals()))
 
     async def upscale(
         self,
@@ -389,13 +349,11 @@ class VideoResource(Resource):
         video_media_id: int | None = None,
         webhook_id: int | None = None,
     ) -> VideoJob:
-        """Upscale a video (``POST /video/upscale/generate``)."""
-        body = build(UpscaleRequest, **fields(locals())).to_body()
-        return await self._client._submit_video("upscale", "/video/upscale/generate", body)
+        """Upscale a video (kind ``upscale``)."""
+        return await self._video("upscale", fields(locals()))
 
     async def result(self, video_id: int) -> VideoResult:
         """The current status of a video job (``GET /video/result/{video_id}``)."""
-        response = await self._client._request(
-            "GET", f"/video/result/{job_id_arg(video_id, 'video_id')}"
-        )
+        path = RESULT_PATHS["video"].format(job_id_arg(video_id, "video_id"))
+        response = await self._client._request("GET", path)
         return VideoResult.model_validate(response.data)

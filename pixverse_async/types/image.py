@@ -13,7 +13,7 @@ __all__ = ["ImageJobCreated", "ImageResult", "ImageTemplateRequest"]
 
 
 class ImageTemplateRequest(RequestModel):
-    """``POST /image/template/generate`` (4.19): an image from an activated image template.
+    """The ``image_template`` request (reference 4.19): an image from an activated image template.
 
     ``img_ids`` must hold as many images as the template takes (checked by the server); the
     spec types the items as strings, the SDK sends ints.

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, TypedDict
 
 from pydantic import AfterValidator, AliasChoices, Field, model_validator
 
@@ -36,23 +36,36 @@ from ._base import (
 )
 
 __all__ = [
+    "AspectRatio",
+    "CameraMovement",
     "ExtendRequest",
+    "FusionModel",
     "FusionRequest",
     "ImageReference",
+    "ImageReferenceDict",
     "ImageToVideoRequest",
     "LipSyncRequest",
     "MaskInfo",
     "MaskSelectionRequest",
     "MaskSelectionResult",
     "MimicRequest",
+    "Model",
+    "ModifyQuality",
     "ModifyRequest",
+    "MotionMode",
     "MultiTransitionItem",
+    "MultiTransitionModel",
     "MultiTransitionRequest",
+    "Quality",
+    "ReferenceType",
     "RestyleEffect",
     "RestyleRequest",
     "SoundEffectRequest",
+    "Style",
+    "SwapQuality",
     "SwapRequest",
     "TextToVideoRequest",
+    "ThinkingType",
     "TransitionRequest",
     "TtsSpeaker",
     "TtsSpeakerPage",
@@ -63,14 +76,82 @@ __all__ = [
 ]
 
 # ---------------------------------------------------------------------------
-# Field types
+# Literal types of the enum arguments (reference sections 4 and 8)
+#
+# For type checkers and IDEs: the ``client.video`` methods take these, so an editor offers the
+# values. Each lists exactly the values of its tuple in ``_rules`` (tests/types/test_literals.py
+# keeps them equal). At runtime the request models below check the same sets and report a
+# wrong value as a RequestValidationError naming the field and the allowed values.
 
-Model = Annotated[str, choice(rules.MODEL_IDS)]
-Quality = Annotated[str, choice(rules.QUALITIES)]
-MotionMode = Annotated[str, choice(rules.MOTION_MODES)]
-Style = Annotated[str, choice(rules.STYLES)]
-ThinkingType = Annotated[str, choice(rules.THINKING_TYPES)]
-CameraMovement = Annotated[str, choice(rules.CAMERA_MOVEMENTS)]
+#: a model id (8.1)
+Model = Literal["v3.5", "v4", "v4.5", "v5", "v5.5", "v5.6", "v6", "c1"]
+#: the models of multi-transition (4.5)
+MultiTransitionModel = Literal["v3.5", "v4", "v4.5", "v5"]
+#: the models of fusion (4.6)
+FusionModel = Literal["v4.5", "v5", "v5.5", "v5.6", "v6", "c1"]
+#: ``quality`` (8.3); mimic takes all four too (Project decision 10)
+Quality = Literal["360p", "540p", "720p", "1080p"]
+#: ``quality`` of modify (4.16): no 1080p
+ModifyQuality = Literal["360p", "540p", "720p"]
+#: ``quality`` of swap (4.14): no 1080p
+SwapQuality = Literal["360p", "540p", "720p"]
+#: ``aspect_ratio`` (4.1): the first five on every model, the last three on v6 and c1 only (8.2)
+AspectRatio = Literal["16:9", "4:3", "1:1", "3:4", "9:16", "2:3", "3:2", "21:9"]
+#: ``motion_mode`` (8.3); ``fast`` on v3.5, v4 and v4.5 only (8.2)
+MotionMode = Literal["normal", "fast"]
+#: ``style`` (8.3); ``day`` is the guides' spelling of ``clay``
+Style = Literal["anime", "3d_animation", "clay", "day", "comic", "cyberpunk"]
+#: ``thinking_type`` (4.1, 8.3); leaving it out means ``auto``
+ThinkingType = Literal["enabled", "disabled", "auto"]
+#: ``image_references[].type`` of fusion (4.6, 8.3)
+ReferenceType = Literal["subject", "background"]
+#: ``camera_movement`` (8.4); v4 and v4.5 only (8.2)
+CameraMovement = Literal[
+    "horizontal_left",
+    "horizontal_right",
+    "vertical_up",
+    "vertical_down",
+    "zoom_in",
+    "zoom_out",
+    "crane_up",
+    "quickly_zoom_in",
+    "quickly_zoom_out",
+    "smooth_zoom_in",
+    "camera_rotation",
+    "robo_arm",
+    "super_dolly_out",
+    "whip_pan",
+    "hitchcock",
+    "left_follow",
+    "right_follow",
+    "pan_left",
+    "pan_right",
+    "fix_bg",
+    "auto_camera",
+    "default",
+]
+
+
+class ImageReferenceDict(TypedDict):
+    """One fusion reference image as a plain dict: the fields of :class:`ImageReference`."""
+
+    type: ReferenceType
+    img_id: int
+    ref_name: str
+
+
+# ---------------------------------------------------------------------------
+# Field types
+#
+# The enum fields stay ``str`` with a ``choice`` validator (not the Literal types above): a
+# wrong value then gets the SDK's own message naming the field and the allowed values.
+
+_ModelField = Annotated[str, choice(rules.MODEL_IDS)]
+_QualityField = Annotated[str, choice(rules.QUALITIES)]
+_MotionModeField = Annotated[str, choice(rules.MOTION_MODES)]
+_StyleField = Annotated[str, choice(rules.STYLES)]
+_ThinkingTypeField = Annotated[str, choice(rules.THINKING_TYPES)]
+_CameraMovementField = Annotated[str, choice(rules.CAMERA_MOVEMENTS)]
 #: any prompt: at most the longest limit; the model-dependent limit is a model rule
 Prompt = Annotated[str, max_chars(rules.LONG_PROMPT_LIMIT)]
 NegativePrompt = Annotated[str, max_chars(rules.NEGATIVE_PROMPT_LIMIT)]
@@ -240,16 +321,16 @@ class _GenerationRequest(RequestModel):
     """Fields shared by text-to-video and image-to-video (4.1, 4.2)."""
 
     prompt: Prompt
-    model: Model
+    model: _ModelField
     duration: int
     """Seconds, per model and quality (8.2); with ``template_id`` the template decides."""
-    quality: Quality
+    quality: _QualityField
     negative_prompt: NegativePrompt | None = None
-    motion_mode: MotionMode | None = None
+    motion_mode: _MotionModeField | None = None
     seed: Seed | None = None
-    style: Style | None = None
+    style: _StyleField | None = None
     template_id: Id | None = None
-    camera_movement: CameraMovement | None = None
+    camera_movement: _CameraMovementField | None = None
     water_mark: bool | None = None
     sound_effect_switch: bool | None = None
     sound_effect_content: str | None = None
@@ -258,7 +339,7 @@ class _GenerationRequest(RequestModel):
     lip_sync_tts_speaker_id: str | None = None
     generate_audio_switch: bool | None = None
     generate_multi_clip_switch: bool | None = None
-    thinking_type: ThinkingType | None = None
+    thinking_type: _ThinkingTypeField | None = None
     webhook_id: Id | None = None
 
     def _check_generation(self, *, prompt_required: bool) -> None:
@@ -300,7 +381,7 @@ class _GenerationRequest(RequestModel):
 
 
 class TextToVideoRequest(_GenerationRequest):
-    """``POST /video/text/generate`` (4.1; with ``template_id``, a template video, 4.3).
+    """The ``text_to_video`` request (reference 4.1; with ``template_id``, a template video, 4.3).
 
     Required: ``prompt`` (not blank unless ``template_id`` is given), ``model``, ``duration``,
     ``quality``, ``aspect_ratio``. Model-dependent rules follow section 8.2: durations per model
@@ -320,7 +401,7 @@ class TextToVideoRequest(_GenerationRequest):
 
 
 class ImageToVideoRequest(_GenerationRequest):
-    """``POST /video/img/generate`` (4.2; with ``template_id``, a template video, 4.3).
+    """The ``image_to_video`` request (reference 4.2; with ``template_id``, a template video, 4.3).
 
     The same fields as :class:`TextToVideoRequest` except ``aspect_ratio`` (the image decides),
     plus exactly one of ``img_id`` (one image) or ``img_ids`` (multi-image templates only, so it
@@ -354,7 +435,7 @@ class ImageToVideoRequest(_GenerationRequest):
 
 
 class TransitionRequest(RequestModel):
-    """``POST /video/transition/generate`` (4.4): a video from a first and a last frame.
+    """The ``transition`` request (reference 4.4): a video from a first and a last frame.
 
     Required: ``prompt``, ``model`` (all eight), ``duration`` (per model), ``quality``,
     ``first_frame_img`` and ``last_frame_img`` (img_ids). Legacy sound-effect / lip-sync
@@ -362,12 +443,12 @@ class TransitionRequest(RequestModel):
     """
 
     prompt: Prompt
-    model: Model
+    model: _ModelField
     duration: int
-    quality: Quality
+    quality: _QualityField
     first_frame_img: Id
     last_frame_img: Id
-    motion_mode: MotionMode | None = None
+    motion_mode: _MotionModeField | None = None
     seed: Seed | None = None
     negative_prompt: NegativePrompt | None = None
     water_mark: bool | None = None
@@ -411,7 +492,7 @@ class MultiTransitionItem(RequestModel):
 
 
 class MultiTransitionRequest(RequestModel):
-    """``POST /video/multi_transition/generate`` (4.5): 2-7 images joined by transitions.
+    """The ``multi_transition`` request (reference 4.5): 2-7 images joined by transitions.
 
     Item durations: 1-8 s each (1-5 s when there are 3 or more items), the last item 0 or
     left out; the total is 1-30 s. Models v3.5, v4, v4.5, v5. ``motion_mode='fast'`` needs
@@ -420,9 +501,9 @@ class MultiTransitionRequest(RequestModel):
 
     multi_transition: Annotated[list[MultiTransitionItem], ItemList]
     model: Annotated[str, choice(rules.MULTI_TRANSITION_MODELS, " for multi-transition")]
-    quality: Quality
+    quality: _QualityField
     seed: Seed | None = None
-    motion_mode: MotionMode | None = None
+    motion_mode: _MotionModeField | None = None
     webhook_id: Id | None = None
 
     @model_validator(mode="after")
@@ -493,7 +574,7 @@ class ImageReference(RequestModel):
 
 
 class FusionRequest(RequestModel):
-    """``POST /video/fusion/generate`` (4.6): a video from reference images.
+    """The ``fusion`` request (reference 4.6): a video from reference images.
 
     ``image_references``: 1-3 items on v4.5/v5, 1-7 on v5.5/v5.6/v6/c1, each ``ref_name``
     unique and written in the prompt as ``@<ref_name>`` followed by a space (or at the end).
@@ -505,7 +586,7 @@ class FusionRequest(RequestModel):
     prompt: Prompt
     model: Annotated[str, choice(rules.FUSION_MODELS, " for fusion")]
     duration: int
-    quality: Quality
+    quality: _QualityField
     aspect_ratio: str
     seed: SeedAlways = Field(default_factory=random_seed)
     generate_audio_switch: bool | None = None
@@ -548,7 +629,7 @@ class FusionRequest(RequestModel):
 
 
 class ExtendRequest(_VideoSourceRequest):
-    """``POST /video/extend/generate`` (4.7): continue a video by ``duration`` seconds.
+    """The ``extend`` request (reference 4.7): continue a video by ``duration`` seconds.
 
     ``source_video_id`` XOR ``video_media_id``. Any model id is accepted by the SDK (the
     reference lists v3.5-v6; the server decides). ``seed`` is required by the API: a random
@@ -556,12 +637,12 @@ class ExtendRequest(_VideoSourceRequest):
     """
 
     prompt: Prompt
-    model: Model
+    model: _ModelField
     duration: int
-    quality: Quality
+    quality: _QualityField
     seed: SeedAlways = Field(default_factory=random_seed)
-    motion_mode: MotionMode | None = None
-    style: Style | None = None
+    motion_mode: _MotionModeField | None = None
+    style: _StyleField | None = None
     negative_prompt: NegativePrompt | None = None
     water_mark: bool | None = None
     template_id: Id | None = None
@@ -580,7 +661,7 @@ class ExtendRequest(_VideoSourceRequest):
 
 
 class LipSyncRequest(_VideoSourceRequest):
-    """``POST /video/lip_sync/generate`` (4.8).
+    """The ``lip_sync`` request (reference 4.8).
 
     One video (``source_video_id`` XOR ``video_media_id``) and one audio: ``audio_media_id``
     XOR the pair ``lip_sync_tts_speaker_id`` + ``lip_sync_tts_content`` (1-200 characters).
@@ -624,7 +705,7 @@ class LipSyncRequest(_VideoSourceRequest):
 
 
 class SoundEffectRequest(_VideoSourceRequest):
-    """``POST /video/sound_effect/generate`` (4.10).
+    """The ``sound_effect`` request (reference 4.10).
 
     ``sound_effect_content`` describes the sound (auto when empty, Project decision 11);
     ``original_sound_switch`` keeps and mixes the original audio.
@@ -636,7 +717,7 @@ class SoundEffectRequest(_VideoSourceRequest):
 
 
 class RestyleRequest(_VideoSourceRequest):
-    """``POST /video/restyle/generate`` (4.11): ``restyle_id`` XOR ``restyle_prompt``.
+    """The ``restyle`` request (reference 4.11): ``restyle_id`` XOR ``restyle_prompt``.
 
     ``restyle_prompt``: not blank, at most 5000 characters. The source is at most 16 s
     (checked by the server).
@@ -672,7 +753,7 @@ class MaskSelectionRequest(_VideoSourceRequest):
 
 
 class SwapRequest(_VideoSourceRequest):
-    """``POST /video/swap/generate`` (4.14): replace a masked subject with an image.
+    """The ``swap`` request (reference 4.14): replace a masked subject with an image.
 
     ``keyframe_id`` and ``mask_id`` come from a mask selection on the same video;
     ``quality`` is 360p, 540p or 720p.
@@ -687,19 +768,19 @@ class SwapRequest(_VideoSourceRequest):
 
 
 class MimicRequest(_VideoSourceRequest):
-    """``POST /video/mimic/generate`` (4.15): animate ``img_id`` with the video's motion.
+    """The ``mimic`` request (reference 4.15): animate ``img_id`` with the video's motion.
 
     The SDK accepts 360p-1080p (Project decision 10: the reference lists 1080p; the guide, and
     so the emulator, refuses it).
     """
 
     img_id: Id
-    quality: Quality
+    quality: _QualityField
     webhook_id: Id | None = None
 
 
 class ModifyRequest(_VideoSourceRequest):
-    """``POST /video/modify/generate`` (4.16, Project decision 9): edit a video by prompt.
+    """The ``modify`` request (reference 4.16, Project decision 9): edit a video by prompt.
 
     Rules: ``source_video_id`` XOR ``video_media_id``; ``prompt`` not blank, at most 5000
     characters; ``img_ids``, ``mask_ids`` and ``mask_urls`` have 1-3 items when given (never
@@ -749,7 +830,7 @@ class ModifyRequest(_VideoSourceRequest):
 
 
 class UpscaleRequest(_VideoSourceRequest):
-    """``POST /video/upscale/generate`` (4.17)."""
+    """The ``upscale`` request (reference 4.17)."""
 
     webhook_id: Id | None = None
 

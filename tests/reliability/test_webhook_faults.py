@@ -156,7 +156,7 @@ async def test_webhook_batch_survives(fault: str, tmp_path: Path) -> None:
                     forger.cancel()
             forged = await asyncio.gather(forger, return_exceptions=True) if forger else []
             stats = emu.stats()
-            poller = client._poller.statistics()
+            poller = client.poll_statistics()
 
     # every item succeeded with the emulator's own URL: no forged delivery ended a job
     assert len(outcomes) == ITEMS

@@ -320,7 +320,7 @@ async def test_thousand_waits_share_one_scheduler(emu: Emulator) -> None:
         waits = [job.wait(timeout=20) for job in jobs] + [jobs[0].wait(timeout=20)]  # 2 waiters
         results = await asyncio.gather(*waits)
         polls = emu.stats()["status_polls"]
-        stats = client._poller.statistics()
+        stats = client.poll_statistics()
     assert all(r.status == 1 for r in results)
     # jobs are watched from submission (their slots are held until they end). A 50 ms job
     # polled every 50 ms from 50 ms after its submit needs one or two polls, whatever the

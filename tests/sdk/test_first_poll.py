@@ -89,7 +89,7 @@ async def test_fixed_jobs_are_found_done_at_their_first_poll() -> None:
                 for i in range(per_wave)
             ]
             await asyncio.wait_for(asyncio.gather(*(job.wait() for job in jobs)), 10)
-        learned = client._poller.expected_duration(jobs[0].kind)
+        learned = client.poll_statistics().first_poll.get(jobs[0].kind)
         polls = emu.stats()["status_polls"] - learning_polls
     assert learned is not None and seconds - interval / 2 < learned < seconds + interval / 2
     assert polls <= 1.5 * 6 * per_wave

@@ -32,6 +32,7 @@ from pixverse_async.emulator import (
     Fixed,
     make_png,
 )
+from pixverse_async.webhooks import WebhookEvent
 
 pytestmark = pytest.mark.anyio
 
@@ -139,14 +140,14 @@ async def test_as_completed_closed_early_tolerates_late_arrivals(client: AsyncPi
             await client.video.text_to_video(prompt=f"[emulator:stuck] {i}", **T2V)
             for i in range(2)
         ]
-        running = await jobs[0].status()
         iteration = client.as_completed(jobs, timeout=5)
         first = asyncio.ensure_future(iteration.__anext__())
         await asyncio.sleep(0.01)  # both jobs are watched
-        client._poller.resolve("video", jobs[0].id, running.model_copy(update={"status": 1}))
+        client.resolve_webhook(WebhookEvent(id=jobs[0].id, status=1))
         assert await first == jobs[0]
-        ended = running.model_copy(update={"status": 1, "id": jobs[1].id})
-        client._poller.resolve("video", jobs[1].id, ended)  # its callback is scheduled...
+        client.resolve_webhook(
+            WebhookEvent(id=jobs[1].id, status=1)
+        )  # its callback is scheduled...
         await iteration.aclose()  # ...and runs after the iteration closed
         await asyncio.sleep(0.01)
     finally:
@@ -162,7 +163,7 @@ async def test_finished_jobs_are_not_kept_by_the_scheduler(
     jobs = [await client.video.text_to_video(prompt=f"job {i}", **T2V) for i in range(20)]
     results = await client.wait_all(jobs, timeout=5)
     assert all(r.status == 1 for r in results)
-    assert client._poller._watches == {}
+    assert client._poller._watches == {}  # white box: ended watches are forgotten
     polls = emu.stats()["status_polls"]
     again = await jobs[0].wait(timeout=1)  # the handle remembers its outcome
     assert again.id == jobs[0].id and emu.stats()["status_polls"] == polls
@@ -272,7 +273,7 @@ def test_job_ids_must_be_ints() -> None:
 
 def test_created_job_without_an_id_is_a_clear_server_error() -> None:
     from pixverse_async._exceptions import ServerError
-    from pixverse_async._jobs import created_id
+    from pixverse_async._submit import created_id
 
     with pytest.raises(ServerError) as info:
         created_id({"credits": 5}, "video_id", "trace-42")

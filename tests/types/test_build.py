@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import typing
+
 import pytest
 from pydantic import ValidationError
 
@@ -92,7 +94,10 @@ def test_public_surface() -> None:
         name
         for name, value in vars(types_pkg).items()
         if not name.startswith("_")
-        and getattr(value, "__module__", "").startswith("pixverse_async.types")
+        and (
+            getattr(value, "__module__", "").startswith("pixverse_async.types")
+            or typing.get_origin(value) is typing.Literal  # the value aliases (Quality, ...)
+        )
     }
     assert public == set(types_pkg.__all__)
     for name in types_pkg.__all__:

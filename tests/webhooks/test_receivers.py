@@ -567,7 +567,7 @@ async def test_the_emulators_deliveries_resolve_waiting_jobs(
         ids = {job.id for job in [*jobs, failing]}
         await until(lambda: {e.id for e in recorder.done} == ids)
         await until(lambda: emu.stats()["webhook_deliveries_ok"] == 4)  # recorded after the reply
-        poller = s.client._poller.statistics()
+        poller = s.client.poll_statistics()
         stats = s.receiver.statistics()
         async with http.get(emu.origin + "/_emulator/webhooks") as r:
             recorded = (await r.json())["deliveries"]
@@ -616,7 +616,7 @@ async def test_a_later_wait_on_a_job_a_delivery_ended_returns_at_once(
     ):
         job = await submit(s.client, "a lighthouse")
         first = await job.wait(timeout=5)  # ended by the delivery
-        assert first.status == 1 and s.client._poller.statistics().resolved_externally == 1
+        assert first.status == 1 and s.client.poll_statistics().resolved_externally == 1
         again = await asyncio.wait_for(job.wait(), 2)  # the same handle
         assert again.url == first.url
         reattached = await asyncio.wait_for(s.client.video_job(job.id).wait(), 2)
@@ -667,7 +667,7 @@ async def test_bad_deliveries_never_disturb_waiting_jobs(
             assert status in codes, f"{name}: HTTP {status}"
         await asyncio.sleep(0.05)
         assert not any(w.done() for w in waits)
-        assert s.client._poller.statistics().resolved_externally == 0
+        assert s.client.poll_statistics().resolved_externally == 0
 
         # now the jobs really end; the emulator delivers
         for job in jobs:
@@ -676,7 +676,7 @@ async def test_bad_deliveries_never_disturb_waiting_jobs(
         results = await asyncio.gather(*waits)
         await until(lambda: emu.stats()["webhook_deliveries_ok"] == 4)  # recorded after the reply
         truth = {job.id: await s.client.video.result(job.id) for job in jobs}
-        poller = s.client._poller.statistics()
+        poller = s.client.poll_statistics()
         stats = s.receiver.statistics()
         deliveries = list(emu.deliveries)
 
@@ -711,7 +711,7 @@ async def test_fastapi_client_dependency_and_shutdown(
             assert r.status == 200, await r.text()
             rendered = await r.json()
         assert rendered["status"] == 1 and rendered["url"]
-        assert s.client._poller.statistics().resolved_externally == 1
+        assert s.client.poll_statistics().resolved_externally == 1
         assert emu.stats()["status_polls"] == 0
         app = s.app
     assert app is not None

@@ -99,7 +99,7 @@ async def test_webhook_mode_needs_a_tenth_of_the_polls() -> None:
         ) as client:
             receiver.client = client
             pushed, webhook_polls = await modify_batch(client, emu)
-            resolved = client._poller.statistics().resolved_externally
+            resolved = client.poll_statistics().resolved_externally
     assert all(o.ok for o in polled) and all(o.ok for o in pushed)
     assert all(o.result is not None and o.result.url for o in pushed)
     assert polls >= JOBS  # polling mode polls every job at least once
@@ -124,7 +124,7 @@ async def test_dropped_deliveries_are_caught_by_fallback_polling() -> None:
     ):
         receiver.client = client
         outcomes, polls = await modify_batch(client, emu)
-        poller = client._poller.statistics()
+        poller = client.poll_statistics()
     assert len(outcomes) == JOBS and all(o.ok for o in outcomes)
     # some jobs ended by delivery, the dropped ones by a fallback poll
     assert poller.resolved_externally >= JOBS // 3
