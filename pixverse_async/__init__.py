@@ -18,7 +18,7 @@ from ._batch import (
     ItemOutcome,
 )
 from ._client import AsyncPixVerse
-from ._config import Limits, PollPolicy, RetryPolicy, Timeouts
+from ._config import Limits, PollPolicy, RedisPolicy, RetryPolicy, Timeouts
 from ._constants import BASE_URL_CN, BASE_URL_INTL
 from ._endpoints import KINDS
 from ._exceptions import (
@@ -56,6 +56,7 @@ from ._journal import (
 )
 from ._limiter import Clock, Limiter, LimiterStatistics, Slot, SlotLimiter
 from ._polling import PollStatistics
+from ._redis import CoordinationError, RedisLimiter
 from ._transport import AiohttpTransport, FormPart, Request, Response, Transport, parse_envelope
 from ._version import __version__
 
@@ -79,6 +80,7 @@ __all__ = [
     "Clock",
     "ConcurrencyLimitError",
     "ConfigurationError",
+    "CoordinationError",
     "FormPart",
     "ImageJob",
     "InsufficientCreditsError",
@@ -106,6 +108,8 @@ __all__ = [
     "PollPolicy",
     "PollStatistics",
     "RateLimitError",
+    "RedisLimiter",
+    "RedisPolicy",
     "Request",
     "RequestValidationError",
     "Response",

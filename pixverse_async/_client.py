@@ -31,14 +31,23 @@ import aiohttp
 import anyio
 
 from ._batch import DEFAULT_DOWNLOADS, DEFAULT_WORKERS, Batch, BatchEvent, BatchItem, ItemOutcome
-from ._config import Limits, PollPolicy, RetryPolicy, Timeouts
-from ._constants import BASE_URL_CN, BASE_URL_INTL, ENV_API_KEY, ENV_BASE_URL, USER_AGENT_PREFIX
+from ._config import Limits, PollPolicy, RedisPolicy, RetryPolicy, Timeouts
+from ._constants import (
+    BASE_URL_CN,
+    BASE_URL_INTL,
+    ENV_API_KEY,
+    ENV_BASE_URL,
+    ENV_REDIS_PREFIX,
+    ENV_REDIS_URL,
+    USER_AGENT_PREFIX,
+)
 from ._download import download_to
 from ._exceptions import ClientClosedError, ConfigurationError
 from ._jobs import ImageJob, Job, VideoJob, job_id_arg
 from ._journal import Journal
 from ._limiter import Limiter, SlotLimiter
 from ._polling import PollScheduler, PollStatistics
+from ._redis import RedisCoordinator, RedisLimiter, SecretUrl, event_fields, fields_event
 from ._retry import with_retries
 from ._submit import Submitter
 from ._transport import AiohttpTransport, ApiKey, FormPart, Request, Response, Transport
@@ -95,9 +104,18 @@ class AsyncPixVerse:
         limiter: a generation-slot limiter to use instead of building one from
             ``max_concurrency`` (e.g. a :class:`SlotLimiter` with other probe settings).
         webhooks: the account's webhook delivers this client's video jobs (a receiver from
-            :mod:`pixverse_async.webhooks` passes each delivery to :meth:`resolve_webhook`):
+            :mod:`pixverse_async.webhooks` passes each delivery to :meth:`deliver_webhook`):
             their waits end on delivery, and they are polled only as a slow fallback (see
             ``PollPolicy.webhook_fallback``). Image jobs have no webhooks and are polled.
+        redis_url: share the account with every other client on this Redis (other workers,
+            hosts, services; extra ``redis``): one slot limiter for the fleet, webhook
+            deliveries received by any worker resolve jobs in whichever process waits, and
+            replay memory is shared. Default ``$PIXVERSE_REDIS_URL``; ``""`` turns it off.
+            ``redis://``, ``rediss://`` (TLS) or ``unix://``; its password is never shown. See
+            :mod:`pixverse_async._redis`.
+        redis_prefix: prepended to every Redis key (default ``$PIXVERSE_REDIS_PREFIX``, or
+            none); keys are namespaced by a hash of the API key in any case.
+        redis_policy: lease and re-check times of the shared limiter.
         session: an aiohttp session to borrow (not closed by the client).
         transport: a custom :class:`Transport` (tests); replaces the aiohttp one.
 
@@ -119,6 +137,9 @@ class AsyncPixVerse:
         max_concurrency: int | Literal["auto"] | None = "auto",
         limiter: Limiter | None = None,
         webhooks: bool = False,
+        redis_url: str | None = None,
+        redis_prefix: str | None = None,
+        redis_policy: RedisPolicy | None = None,
         session: aiohttp.ClientSession | None = None,
         transport: Transport | None = None,
     ) -> None:
@@ -164,9 +185,28 @@ class AsyncPixVerse:
         self._poller: PollScheduler[Any] = PollScheduler(
             self._fetch_status, self.poll, webhook_media=("video",) if webhooks else ()
         )
+        # only the redacting wrapper stays in this frame (tracebacks with locals show reprs)
+        shared = SecretUrl(os.environ.get(ENV_REDIS_URL, "") if redis_url is None else redis_url)
+        redis_url = None
+        self._fleet: RedisCoordinator | None = None
+        if shared:
+            policy = redis_policy or RedisPolicy()
+            prefix = os.environ.get(ENV_REDIS_PREFIX, "") if redis_prefix is None else redis_prefix
+            self._fleet = RedisCoordinator(
+                shared,
+                self._api_key,
+                prefix=prefix,
+                lease=policy.lease,
+                recheck=policy.recheck,
+                events=webhooks,
+            )
+            self._fleet.on_event = self._shared_event
         if limiter is None and max_concurrency is not None:
             try:
-                limiter = SlotLimiter(max_concurrency)
+                if self._fleet is not None:
+                    limiter = RedisLimiter(self._fleet, max_concurrency)
+                else:
+                    limiter = SlotLimiter(max_concurrency)
             except ValueError as exc:
                 raise ConfigurationError(str(exc)) from None
         self._submitter = Submitter(self._request, self._poller, limiter)
@@ -180,12 +220,22 @@ class AsyncPixVerse:
         state = "closed" if self._closed else "open"
         url = getattr(self, "base_url", "?")
         key = getattr(self, "_api_key", "")
-        return f"<AsyncPixVerse {url} key={redact(key)} {state}>"
+        fleet = getattr(self, "_fleet", None)
+        shared = f" redis={fleet.where}" if fleet is not None else ""
+        return f"<AsyncPixVerse {url} key={redact(key)}{shared} {state}>"
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def __aenter__(self) -> AsyncPixVerse:
+        """Open the client; with ``redis_url``, connect to Redis now.
+
+        Raises:
+            CoordinationError: Redis cannot be reached (the message names the URL, its
+                password redacted).
+        """
         self._check_open()
+        if self._fleet is not None:
+            await self._fleet.start()
         return self
 
     async def __aexit__(
@@ -209,6 +259,8 @@ class AsyncPixVerse:
             await self._poller.aclose()
             if self.limiter is not None:
                 await self.limiter.aclose()
+            if self._fleet is not None:
+                await self._fleet.aclose()
             await self._transport.aclose()
 
     @property
@@ -303,6 +355,40 @@ class AsyncPixVerse:
             has_audio=event.has_audio,
         )
         return self._poller.resolve("video", event.id, snapshot)
+
+    async def deliver_webhook(self, event: WebhookEvent) -> bool:
+        """Hand a verified delivery to whichever client waits on its job (receivers call this).
+
+        With ``redis_url``, the event goes to the shared stream, and every client on the
+        account (this one included) resolves its own waiting jobs from it; if Redis cannot be
+        reached the event is resolved here (the fallback poll covers other processes). Without
+        it, the same as :meth:`resolve_webhook`.
+
+        Returns:
+            Whether a job waiting in this process was resolved now (with Redis: whether the
+            event was shared).
+        """
+        if self._fleet is None:
+            return self.resolve_webhook(event)
+        try:
+            await self._fleet.publish_event(event_fields(event))
+        except Exception as exc:  # Redis is away: deliver here, the fallback poll does the rest
+            logger.warning(
+                "webhook event for video %s not shared (%s); resolved in this process only",
+                event.id,
+                type(exc).__name__,
+            )
+            return self.resolve_webhook(event)
+        return True
+
+    def _shared_event(self, fields: Mapping[str, str]) -> None:
+        if not self._closed:
+            self.resolve_webhook(WebhookEvent(**fields_event(fields)))
+
+    @property
+    def fleet(self) -> RedisCoordinator | None:
+        """The Redis connection shared with other clients on the account (``redis_url``)."""
+        return self._fleet
 
     async def _fetch_status(self, media: str, job_id: int) -> VideoResult | ImageResult:
         if media == "image":

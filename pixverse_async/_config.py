@@ -20,6 +20,8 @@ from ._constants import (
     POOL_LIMIT,
     POOL_LIMIT_PER_HOST,
     READ_TIMEOUT,
+    REDIS_LEASE_SECONDS,
+    REDIS_RECHECK_SECONDS,
     RETRY_AFTER_MAX,
     RETRY_MAX_ELAPSED,
 )
@@ -137,3 +139,23 @@ class PollPolicy:
             raise ValueError("PollPolicy.max_rps must be positive or None")
         if self.webhook_fallback <= 0:
             raise ValueError("PollPolicy.webhook_fallback must be positive")
+
+
+@dataclass(frozen=True)
+class RedisPolicy:
+    """How clients share one account through Redis (``AsyncPixVerse(redis_url=...)``).
+
+    Args:
+        lease: seconds a generation-slot lease lasts unrenewed; each process renews its leases
+            every third of it. A killed process's slots come free after this. Keep it well
+            above a slow heartbeat (an expired live lease costs one 500044, never money).
+        recheck: seconds between re-checks of a waiting submit when no wake-up arrives (a
+            wake-up lost while a subscription reconnects only delays by this much).
+    """
+
+    lease: float = REDIS_LEASE_SECONDS
+    recheck: float = REDIS_RECHECK_SECONDS
+
+    def __post_init__(self) -> None:
+        if not self.lease > 0 or not self.recheck > 0:
+            raise ValueError("RedisPolicy: lease and recheck must be positive seconds")

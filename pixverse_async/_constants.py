@@ -69,3 +69,24 @@ CLI_ERRORS_SHOWN = 20  # failed / invalid items listed before "... and N more"
 
 # Transport
 DOWNLOAD_CHUNK_BYTES = 256 * 1024  # a result download is read and written in pieces this big
+
+# Many processes on one account through Redis (see pixverse_async._redis)
+ENV_REDIS_URL = "PIXVERSE_REDIS_URL"
+ENV_REDIS_PREFIX = "PIXVERSE_REDIS_PREFIX"
+#: seconds a slot lease lasts unrenewed (renewed every third of it): a killed process's slots
+#: come free after this; long enough that a slow heartbeat never frees a live slot
+REDIS_LEASE_SECONDS = 30.0
+#: seconds between re-checks of a waiting submit (a wake-up lost in a reconnection only delays)
+REDIS_RECHECK_SECONDS = 1.0
+#: seconds one process may pause grants fleet-wide while it learns from a 500044
+REDIS_LEARN_TIMEOUT = 5.0
+#: seconds a learner waits for the other processes to re-poll the jobs they hold
+REDIS_REFRESH_TIMEOUT = 2.0
+REDIS_BACKOFF_MAX = 2.0  # seconds, reconnection backoff cap
+REDIS_CLOSE_WAIT = 0.5  # seconds between cancellations of the background readers at close
+REDIS_EVENTS_MAXLEN = 100_000  # webhook events kept in the shared stream (approximately)
+REDIS_GRANT_SAMPLES = 4096  # release-to-grant latencies kept for statistics
+#: seconds a webhook (id, status) stays in the shared duplicate memory (Redis)
+WEBHOOK_DELIVERY_MEMORY = 86_400.0
+#: seconds a webhook receiver skips an unreachable shared store (using its own memory)
+WEBHOOK_SHARED_RETRY = 1.0

@@ -36,6 +36,8 @@ from ``pixverse_async`` but :class:`~pixverse_async.webhooks.WebhookVerification
     │   └── JobTimeoutError (TimeoutError)    the local wait deadline passed; the job goes on
     ├── BatchStoppedError [_batch.py]     an item was not submitted: the batch stopped
     │                                     submitting (credit budget or balance)
+    ├── CoordinationError [_redis.py]     Redis (``redis_url``) cannot be reached at start
+    │                                     (the URL is named, its password redacted)
     ├── JournalError [_journal.py]        the journal cannot do what was asked (closed, in
     │   │                                 use, unknown key, illegal transition)
     │   ├── JournalMismatchError [_journal.py]    written for other input than this run's
@@ -55,7 +57,7 @@ FastAPI dependency on an app without ``pixverse_lifespan``. A request model call
 not through ``build()``, raises pydantic's ``ValidationError``. The CLI's private
 ``_CliError`` never leaves ``pixverse_async.cli`` (it becomes a message and an exit code).
 
-No error message, ``repr`` or attribute ever contains the API key.
+No error message, ``repr`` or attribute ever contains the API key or a Redis password.
 """
 
 from __future__ import annotations

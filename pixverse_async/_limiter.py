@@ -72,6 +72,54 @@ class LimiterStatistics:
     waiting: int
     rejected_500044: int
     max_running: int
+    #: shared limiters (Redis): the figures above are the fleet's; this process's share
+    shared: bool = False
+    local_in_flight: int | None = None
+    local_waiting: int | None = None
+    #: shared limiters: whether the shared store is reachable now (no submit goes out while not)
+    connected: bool = True
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a 500044 teaches (see :func:`judge_500044`)."""
+
+    learned: bool
+    estimate: int
+    squeeze: bool = False
+    #: a probe found no room: count the probe interval again from now
+    probe_refused: bool = False
+    #: the limit was learned or raised now (restart the probe interval)
+    changed: bool = False
+
+
+def judge_500044(
+    *, fixed: bool, learned: bool, estimate: int, held: int, running: int, probe: bool
+) -> Verdict:
+    """The learning policy on a 500044, shared by the in-process and the Redis limiter.
+
+    Args:
+        fixed: the limit is given, not learned (a 500044 is then always a squeeze).
+        learned: auto mode has learned a limit already.
+        estimate: the learned limit.
+        held: slots still held after the rejected one was given back (submits in the air
+            included), counted after the jobs holding slots were re-polled.
+        running: jobs accepted and still running after that re-poll: they ran at once, so
+            they bound the limit from below (a submit still waiting for its answer is not
+            counted).
+        probe: the rejected submit was a probe above the learned limit.
+    """
+    if fixed:
+        return Verdict(learned, estimate, squeeze=True)
+    if not learned:
+        return Verdict(True, max(1, running), changed=True)
+    if running > estimate:
+        return Verdict(True, running, changed=False)  # more of ours ran at once: a better bound
+    if probe and held >= estimate:
+        return Verdict(True, estimate, probe_refused=True)  # the probe found no room
+    if held < estimate:
+        return Verdict(True, estimate, squeeze=True)  # someone else uses the key
+    return Verdict(True, estimate)
 
 
 class Timer(Protocol):
@@ -336,21 +384,19 @@ class SlotLimiter:
                 await self._refresh()
         finally:
             self._paused -= 1
-        others = self._held  # slots of ours still held (submits in the air included)
-        # jobs of ours accepted and still running after the re-poll: they ran at once, so they
-        # bound the limit from below (an unanswered submit has not been shown to run)
-        proven = self._running
-        if self._fixed is not None:
-            self._squeeze()
-        elif not self._learned:
-            self._learned = True
-            self._estimate = max(1, proven)
+        verdict = judge_500044(
+            fixed=self._fixed is not None,
+            learned=self._learned,
+            estimate=self._estimate,
+            held=self._held,
+            running=self._running,
+            probe=slot.probe,
+        )
+        if self._fixed is None:
+            self._learned, self._estimate = verdict.learned, verdict.estimate
+        if verdict.changed or verdict.probe_refused:
             self._last_probe = self._clock.now()
-        elif proven > self._estimate:
-            self._estimate = proven  # more of ours ran at once than the estimate: a better bound
-        elif slot.probe and others >= self._estimate:
-            self._last_probe = self._clock.now()  # the probe found no room: try later
-        elif others < self._estimate:
+        if verdict.squeeze:
             self._squeeze()
         self._wake()
 

