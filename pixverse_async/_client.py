@@ -379,6 +379,8 @@ class AsyncPixVerse:
                 type(exc).__name__,
             )
             return self.resolve_webhook(event)
+        if not self._fleet.read_events:  # this client does not read the stream: resolve here
+            self.resolve_webhook(event)
         return True
 
     def _shared_event(self, fields: Mapping[str, str]) -> None:

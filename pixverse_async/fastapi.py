@@ -21,6 +21,16 @@ With a webhook secret (argument, or ``$PIXVERSE_WEBHOOK_SECRET``) the default cl
 webhook mode (``AsyncPixVerse(webhooks=True)``): video jobs wait for their delivery and are
 polled only as a slow fallback. Without one, jobs are polled.
 
+Several workers (``uvicorn app:app --workers N``, or several hosts) share the account when
+``$PIXVERSE_REDIS_URL`` is set (extra ``redis``): each worker's client reads it, connects at
+start-up (an unreachable or malformed URL fails the start-up with a
+:class:`~pixverse_async.CoordinationError` naming the URL, password redacted), and then every
+worker shares one generation-slot limiter, the webhook nonces (a replay to another worker is
+refused) and the accepted deliveries (a duplicate to another worker is not dispatched twice).
+PixVerse delivers each webhook to one worker; that worker ends the wait in whichever worker
+holds the job, at once. If Redis goes away, each worker keeps handling the deliveries it
+receives for its own jobs (the others catch up by the fallback poll).
+
 To combine with a lifespan of your own, enter this one inside it::
 
     @asynccontextmanager
@@ -58,21 +68,28 @@ def pixverse_lifespan(
     on_event: EventCallback | None = None,
     tolerance: float = WEBHOOK_TOLERANCE,
     nonces: NonceStore | None = None,
+    deliveries: NonceStore | None = None,
 ) -> Lifespan:
     """A FastAPI lifespan that opens one :class:`AsyncPixVerse` for the app and closes it.
 
     The client is created at start-up, inside the server's event loop (its session is created
     there), shared by every request through :func:`get_client` / :data:`PixVerseClient`, and
     closed at shutdown (waiting handlers get :class:`~pixverse_async.ClientClosedError`).
+    It is opened with ``async with``: with a Redis URL the connection is made at start-up,
+    and an unreachable Redis fails the start-up (:class:`~pixverse_async.CoordinationError`).
 
     Args:
         client_factory: builds the client; default ``AsyncPixVerse(webhooks=<secret given>)``
-            (key and URL from ``$PIXVERSE_API_KEY`` / ``$PIXVERSE_BASE_URL``).
+            (key, URL and Redis URL from ``$PIXVERSE_API_KEY``, ``$PIXVERSE_BASE_URL`` and
+            ``$PIXVERSE_REDIS_URL``).
         webhook_secret: the account webhook's secret; default ``$PIXVERSE_WEBHOOK_SECRET``.
             With one, :func:`webhook_router` accepts deliveries and resolves waiting jobs.
         on_event: also called with each new webhook event (sync or async).
         tolerance: seconds a delivery's timestamp may differ from now.
-        nonces: nonce store shared by the app's workers (default: in memory).
+        nonces: nonce store shared by the app's workers (default: in Redis when the client
+            has a Redis URL, else in memory).
+        deliveries: store of accepted (id, status) pairs shared by the app's workers
+            (default: in Redis when the client has a Redis URL, else none).
     """
     secret = webhook_secret if webhook_secret is not None else os.environ.get(ENV_WEBHOOK_SECRET)
 
@@ -85,14 +102,20 @@ def pixverse_lifespan(
         receiver = None
         if secret:
             receiver = WebhookReceiver(
-                secret, client=client, on_event=on_event, tolerance=tolerance, nonces=nonces
+                secret,
+                client=client,
+                on_event=on_event,
+                tolerance=tolerance,
+                nonces=nonces,
+                deliveries=deliveries,
             )
         setattr(app.state, STATE_CLIENT, client)
         setattr(app.state, STATE_RECEIVER, receiver)
         try:
-            async with client:
+            async with client:  # connects to Redis now (CoordinationError if it cannot)
                 yield
         finally:
+            await client.aclose()  # idempotent; also closes a client that failed to open
             setattr(app.state, STATE_CLIENT, None)
             setattr(app.state, STATE_RECEIVER, None)
 

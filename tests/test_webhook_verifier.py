@@ -11,7 +11,15 @@ from aiohttp import web
 
 from pixverse_async import AsyncPixVerse, PollPolicy
 from pixverse_async.emulator import AccountConfig, Emulator, EmulatorConfig, Fixed, WebhookConfig
-from pixverse_async.webhooks import WebhookEvent, WebhookVerificationError, WebhookVerifier
+from pixverse_async.webhooks import (
+    MemoryNonceStore,
+    NonceStore,
+    WebhookEvent,
+    WebhookVerificationError,
+    WebhookVerifier,
+)
+
+pytestmark = pytest.mark.anyio
 
 BODY = (
     '{"id": "123456789", "status": 1, "url": "https://example.com/video.mp4", '
@@ -26,8 +34,8 @@ def headers(sig: str = IN_ORDER, ts: str = TS, nonce: str = NONCE) -> dict[str, 
     return {"webhook-timestamp": ts, "Webhook-Nonce": nonce, "WEBHOOK-SIGNATURE": sig}
 
 
-def test_reference_vector_verifies_in_both_key_orders() -> None:
-    event = WebhookVerifier("test-secret").verify(headers(), BODY.encode(), now=1700000000)
+async def test_reference_vector_verifies_in_both_key_orders() -> None:
+    event = await WebhookVerifier("test-secret").verify(headers(), BODY.encode(), now=1700000000)
     assert event == WebhookEvent(
         id=123456789,
         status=1,
@@ -36,7 +44,7 @@ def test_reference_vector_verifies_in_both_key_orders() -> None:
         has_audio=True,
         credits=100,
     )
-    other = WebhookVerifier("test-secret").verify(headers(SORTED), BODY, now=1700000100)
+    other = await WebhookVerifier("test-secret").verify(headers(SORTED), BODY, now=1700000100)
     assert other.id == 123456789
 
 
@@ -61,17 +69,58 @@ def test_reference_vector_verifies_in_both_key_orders() -> None:
         ("test-secret", headers(), '{"id": "1", "status": {"a": 1}}', 1700000000, "malformed"),
     ],
 )
-def test_refusals(secret: str, hdrs: dict[str, str], body: str, now: float, reason: str) -> None:
+async def test_refusals(
+    secret: str, hdrs: dict[str, str], body: str, now: float, reason: str
+) -> None:
     with pytest.raises(WebhookVerificationError) as info:
-        WebhookVerifier(secret).verify(hdrs, body, now=now)
+        await WebhookVerifier(secret).verify(hdrs, body, now=now)
     assert info.value.reason == reason
 
 
-def test_a_replayed_nonce_is_refused() -> None:
+async def test_a_replayed_nonce_is_refused() -> None:
     verifier = WebhookVerifier("test-secret")
-    verifier.verify(headers(), BODY, now=1700000000)
+    await verifier.verify(headers(), BODY, now=1700000000)
     with pytest.raises(WebhookVerificationError) as info:
-        verifier.verify(headers(), BODY, now=1700000001)
+        await verifier.verify(headers(), BODY, now=1700000001)
+    assert info.value.reason == "replayed"
+
+
+async def test_the_nonce_is_recorded_only_for_a_genuine_delivery() -> None:
+    store = MemoryNonceStore()
+    verifier = WebhookVerifier("test-secret", nonces=store)
+    with pytest.raises(WebhookVerificationError):
+        await verifier.verify(headers(IN_ORDER[::-1]), BODY, now=1700000000)
+    await verifier.verify(headers(), BODY, now=1700000000)  # the forgery did not burn it
+
+
+async def test_memory_nonce_store_is_async_and_forgets() -> None:
+    store: NonceStore = MemoryNonceStore()
+    assert await store.seen("n", expires_at=200, now=100) is False
+    assert await store.seen("n", expires_at=200, now=150) is True
+    assert await store.seen("n", expires_at=400, now=201) is False  # expired: new again
+    await store.forget("n")
+    assert await store.seen("n", expires_at=400, now=202) is False
+    await store.forget("never-seen")  # nothing to forget: no error
+
+
+async def test_a_custom_async_nonce_store_is_awaited() -> None:
+    class Recording:
+        def __init__(self) -> None:
+            self.calls: list[tuple[str, float, float]] = []
+
+        async def seen(self, nonce: str, *, expires_at: float, now: float) -> bool:
+            self.calls.append((nonce, expires_at, now))
+            return len(self.calls) > 1
+
+        async def forget(self, nonce: str) -> None:
+            raise AssertionError("the verifier never forgets a nonce")
+
+    store = Recording()
+    verifier = WebhookVerifier("test-secret", nonces=store)
+    await verifier.verify(headers(), BODY, now=1700000010)
+    assert store.calls == [(NONCE, 1700000300.0, 1700000010)]
+    with pytest.raises(WebhookVerificationError) as info:
+        await verifier.verify(headers(), BODY, now=1700000011)
     assert info.value.reason == "replayed"
 
 
@@ -87,7 +136,7 @@ async def receiver() -> AsyncIterator[tuple[str, list[WebhookEvent], list[str]]]
 
     async def handle(request: web.Request) -> web.Response:
         try:
-            events.append(verifier.verify(request.headers, await request.read()))
+            events.append(await verifier.verify(request.headers, await request.read()))
         except WebhookVerificationError as exc:
             refused.append(exc.reason)
             return web.Response(status=401, text="invalid signature")
@@ -106,7 +155,6 @@ async def receiver() -> AsyncIterator[tuple[str, list[WebhookEvent], list[str]]]
         await runner.cleanup()
 
 
-@pytest.mark.anyio
 async def test_the_emulators_real_deliveries_verify(
     receiver: tuple[str, list[WebhookEvent], list[str]],
 ) -> None:
@@ -140,7 +188,6 @@ async def test_the_emulators_real_deliveries_verify(
     assert all(d["ok"] for d in deliveries)
 
 
-@pytest.mark.anyio
 async def test_a_forged_delivery_is_refused_by_the_receiver(
     receiver: tuple[str, list[WebhookEvent], list[str]],
 ) -> None:
