@@ -242,9 +242,10 @@ _RENEW = (
     + """
 for i = 2, #ARGV, 2 do
   redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[i])
-  if not redis.call('HGET', KEYS[2], ARGV[i]) then
-    redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1] .. ':' .. now)
-  end
+  local info = redis.call('HGET', KEYS[2], ARGV[i])
+  local at = now
+  if info then at = tonumber(string.match(info, ':(%d+)')) end
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1] .. ':' .. at)
 end
 return #ARGV
 """
@@ -343,6 +344,7 @@ class RedisCoordinator:
         self.fleet: tuple[int, int, int, dict[str, str]] = (0, 0, 0, {})
         self._release_ready = asyncio.Event()
         self._start_lock = asyncio.Lock()
+        self._answers: set[asyncio.Task[None]] = set()
         self.round_trips = 0
         self._scripts: dict[str, Any] = {}
 
@@ -508,6 +510,12 @@ class RedisCoordinator:
                 backoff.reset()
                 self._releases.popleft()
 
+    async def flush_releases(self) -> None:
+        """Apply the queued releases now (the background releaser may repeat them: harmless)."""
+        for what, name in list(self._releases):
+            if what == "release":
+                await self.call("release", self.release_keys(), [name])
+
     async def _renew(self) -> None:
         """Renew our leases and queue places every third of the lease (re-creating them after
         a Redis restart, which forgot them)."""
@@ -526,7 +534,8 @@ class RedisCoordinator:
                         [self.key("queue"), self.key("alive")],
                         [int(_queue_ttl(self) * 1000), *self._places],
                     )
-                await self.read_fleet()
+                if self._held or self._places or any(self.fleet[:3]):
+                    await self.read_fleet()  # (an idle process stops reading once all is 0)
             except _connection_errors() as exc:
                 logger.debug("lease renewal at %s failed: %s", self.where, type(exc).__name__)
 
@@ -535,8 +544,17 @@ class RedisCoordinator:
         keys = [self.key("slots"), self.key("states"), self.key("queue"), self.key("alive")]
         held, running, waiting, _ = await self.call("count", keys, [])
         self.round_trips += 1
-        state = await self.redis.hgetall(self.key("limit"))
-        self.fleet = (int(held), int(running), int(waiting), dict(state))
+        state = dict(await self.redis.hgetall(self.key("limit")))
+        known = self.fleet[3]
+        if known.get("learned") == "1" and state.get("learned") != "1":
+            # Redis came back empty (restarted without persistence): keep the learned limit
+            # rather than learning it again from a 500044
+            self.round_trips += 1
+            seed = {"learned": "1", "estimate": known.get("estimate", "1")}
+            for field, value in seed.items():
+                await self.redis.hsetnx(self.key("limit"), field, value)
+            state.update(seed)
+        self.fleet = (int(held), int(running), int(waiting), state)
 
     # -- pub/sub: wake-ups and re-poll requests --------------------------------------------
 
@@ -554,7 +572,11 @@ class RedisCoordinator:
                     if channel == self.key("wake"):
                         self.wake()
                     elif channel == self.key("refresh"):
-                        asyncio.get_running_loop().create_task(self._answer_refresh(message))
+                        answer = asyncio.get_running_loop().create_task(
+                            self._answer_refresh(message)
+                        )
+                        self._answers.add(answer)  # (the loop keeps only weak references)
+                        answer.add_done_callback(self._answers.discard)
             except asyncio.CancelledError:
                 raise
             except _connection_errors() as exc:
@@ -569,6 +591,7 @@ class RedisCoordinator:
         try:
             if self.on_refresh is not None:
                 await self.on_refresh()
+            await self.flush_releases()  # jobs found ended must not be counted
             await self.redis.rpush(ack, self.id)
             await self.redis.pexpire(ack, int(REDIS_LEARN_TIMEOUT * 1000))
         except _connection_errors() as exc:

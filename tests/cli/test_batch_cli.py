@@ -25,11 +25,14 @@ from typing import Any
 
 import aiohttp
 import pytest
+import redis.asyncio as aioredis
 
 from pixverse_async import _pricing as pricing
 from pixverse_async._journal import Journal, JournalRecord
 from pixverse_async.cli import default_journal, main
 from pixverse_async.emulator import make_mp4, make_png
+
+from .._redis_server import RedisServer, free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -589,3 +592,32 @@ async def test_the_readme_main_command_runs_the_example_batch(tmp_path: Path) ->
     assert code == 0, out + err
     assert f"All {len(lines)} jobs succeeded." in out
     assert value(out, "failed") == "0"
+
+
+async def test_redis_option_shares_the_account_through_a_real_redis(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    jobs = write_jobs(tmp_path, [t2v("a", "one"), t2v("b", "two")])
+    code, out, err = await run_cli(
+        "batch", "run", str(jobs), "--emulator", "--redis", redis_server.url
+    )
+    assert code == 0, out + err
+    assert value(out, "succeeded") == "2"
+    connection = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
+    try:
+        keys = await connection.keys("*")
+    finally:
+        await connection.aclose()
+    assert any(k.endswith(":limit") for k in keys), keys  # the limiter lived in Redis
+
+
+async def test_an_unreachable_redis_exits_2_naming_it_without_the_password(
+    tmp_path: Path,
+) -> None:
+    jobs = write_jobs(tmp_path, [t2v("a", "one")])
+    url = f"redis://:very-secret-pw@127.0.0.1:{free_port()}/0"
+    code, out, err = await run_cli("batch", "run", str(jobs), "--emulator", "--redis", url)
+    assert code == 2, out + err
+    assert "cannot reach Redis at redis://:***@127.0.0.1" in out + err
+    assert "very-secret-pw" not in out + err
+    assert not (tmp_path / "jobs.journal.db").exists()  # nothing written before it
