@@ -7,11 +7,14 @@ on loopback:
   share with ``"auto"``), 1,000 modify jobs per contender;
 - ``bench_overhead.py``: item 3 (status GETs per second, SDK against raw aiohttp);
 - ``bench_scale.py``: item 4 (10,000 jobs in flight: memory, event-loop lag, CPU);
+- ``bench_multiprocess.py``: one account from many OS processes (one process, P unshared
+  processes, P processes sharing the limiter through Redis), 100 jobs per contender;
 
 then writes the tables, with machine information, to ``benchmarks/RESULTS.md`` (``--out``)
-and prints the total wall time (about 7 minutes on 2 cores).
+and prints the total wall time (about 9 minutes on 2 cores).
 
-``--quick`` is the CI-sized variant of items 1 and 3 (under a minute). It writes no file
+``--quick`` is the CI-sized variant of items 1 and 3 and of the multi-process benchmark (its
+baseline and Redis contenders, about 20 s), under a minute in all. It writes no file
 unless ``--out`` is given, and exits non-zero only when a benchmark is broken (an exception, a
 timeout, or a sanity check: every job finished, the counts add up), never on a ratio.
 """
@@ -486,6 +489,109 @@ def section_scale(sc: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def section_multiprocess(mp: dict[str, Any]) -> list[str]:
+    c = mp["config"]
+    lines = [
+        "## 6. One account, many processes (Redis)",
+        "",
+        f"{c['jobs']} modify jobs (durations `{c['durations']}` s) on an account limit of "
+        f"{c['limit']}, polled every {c['interval_s']:g} s: from one worker process (the "
+        f"baseline), from {c['processes']} worker processes each with its own client and no "
+        "Redis (what several workers on one key get without sharing; not in `--quick`), and "
+        f"from {c['processes']} processes sharing the limiter through one `redis-server` "
+        "(`redis_url`). Every contender gets a fresh emulator (and Redis); workers are separate "
+        "OS processes started at once. Efficiency = ideal (list schedule of the drawn "
+        "durations on L slots) / makespan (first batch start to the last job seen). Grant "
+        "latency: the fleet's last release to a grant that had waited (Redis clock); round "
+        "trips: every worker's `client.fleet.round_trips` during its batch, per job.",
+        "",
+    ]
+
+    def label(r: dict[str, Any]) -> str:
+        return str(r["label"]).replace("P processes", f"{r['processes']} processes")
+
+    out = []
+    for r in mp["contenders"]:
+        if "efficiency" not in r:
+            out.append([label(r), r["processes"], *["-"] * 10, "broken"])
+            continue
+        out.append(
+            [
+                label(r),
+                r["processes"],
+                f"{r['makespan_s']:.2f}",
+                f"{r['ideal_s']:.2f}",
+                f"**{r['efficiency']:.3f}**",
+                fmt(r.get("efficiency_vs_one"), ".3f"),
+                f"{r['rejected_500044']} ({r['share_500044']:.1%})",
+                r["max_concurrent_observed"],
+                r["duplicate_generations"],
+                fmt(r["grant_p50_ms"]),
+                fmt(r["grant_p95_ms"]),
+                fmt(r["redis_round_trips_per_job"]),
+                ", ".join(str(v) for v in r["limits_seen"]),
+            ]
+        )
+    lines += table(
+        [
+            "contender",
+            "processes",
+            "makespan s",
+            "ideal s",
+            "efficiency",
+            "ratio to one process",
+            "500044 (share of submits)",
+            "max running",
+            "duplicates",
+            "grant p50 ms",
+            "grant p95 ms",
+            "Redis round trips / job",
+            "limit(s) the clients used",
+        ],
+        out,
+    )
+    lines += [
+        "",
+        "Where the time goes: slot refill = a job's end to the next job created on its slot "
+        "(mean) = unseen (the end to the emulator's first terminal answer) + hand-off (that "
+        "answer to the next job created: release, grant, submit). CPU per job: all workers "
+        "together, the emulator, redis-server.",
+        "",
+    ]
+    out = [
+        [
+            label(r),
+            f"{r['polls_per_job']:.2f}",
+            fmt(r["detection_delay_p50_ms"]),
+            fmt(r["slot_refill_mean_ms"]),
+            fmt(r["refill_unseen_mean_ms"]),
+            fmt(r["refill_handoff_mean_ms"]),
+            f"{r['client_cpu_ms_per_job']:.2f}",
+            f"{r['emulator_cpu_ms_per_job']:.2f}",
+            fmt(r["redis_cpu_ms_per_job"]),
+            f"{r['foreign_load']['foreign_share']:.0%}",
+        ]
+        for r in mp["contenders"]
+        if "efficiency" in r
+    ]
+    lines += table(
+        [
+            "contender",
+            "GETs/job",
+            "detection delay p50 ms",
+            "slot refill ms",
+            "unseen ms",
+            "hand-off ms",
+            "client CPU ms/job",
+            "emulator CPU ms/job",
+            "redis CPU ms/job",
+            "other load",
+        ],
+        out,
+    )
+    return [*lines, ""]
+
+
 def targets_rows(doc: dict[str, Any]) -> list[list[Any]]:
     return [[f"{t['target']} ({t['what']})", t["value"], verdict(t["met"])] for t in doc["targets"]]
 
@@ -545,6 +651,9 @@ def render(
         lines += section_scale(sc)
     if mk:
         lines += section_unknown(mk)
+    mp = results.get("multiprocess")
+    if mp and mp.get("contenders"):
+        lines += section_multiprocess(mp)
     lines += section_targets(results)
     if mk:
         lines += section_reading(mk)
@@ -562,7 +671,9 @@ def render(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="CI size: items 1 and 3, < 60 s")
+    parser.add_argument(
+        "--quick", action="store_true", help="CI size: items 1, 3 and multi-process, < 60 s"
+    )
     parser.add_argument(
         "--out", help="the Markdown file (default benchmarks/RESULTS.md; none with --quick)"
     )
@@ -577,12 +688,14 @@ def main() -> int:
         steps = [
             ("makespan", "bench_makespan.py", ["--quick"]),
             ("overhead", "bench_overhead.py", ["--quick"]),
+            ("multiprocess", "bench_multiprocess.py", ["--quick"]),
         ]
     else:
         steps = [
             ("makespan", "bench_makespan.py", []),
             ("overhead", "bench_overhead.py", []),
             ("scale", "bench_scale.py", []),
+            ("multiprocess", "bench_multiprocess.py", []),
         ]
     results: dict[str, dict[str, Any] | None] = {}
     broken: list[str] = []

@@ -56,6 +56,7 @@ from urllib.parse import urlsplit, urlunsplit
 from ._constants import (
     LIMIT_PROBE_INTERVAL,
     REDIS_BACKOFF_MAX,
+    REDIS_BEHIND_RECHECKS,
     REDIS_CLOSE_WAIT,
     REDIS_EVENTS_MAXLEN,
     REDIS_GRANT_SAMPLES,
@@ -190,8 +191,9 @@ return {0, gap}
 """
 )
 
-#: KEYS: slots, states, limit, wake channel. ARGV: token, lease ms. A submit answered may
-#: make room (slow start counts running jobs, not submits in the air): waiters look again.
+#: KEYS: slots, states, limit, wake channel. ARGV: token, lease ms, publish (1/0). In auto
+#: mode a submit answered may make room (slow start counts running jobs, not submits in the
+#: air): waiters look again. A fixed limit counts leases only, so nothing is published.
 _ACCEPTED = (
     _NOW
     + """
@@ -206,7 +208,7 @@ for _, v in ipairs(redis.call('HVALS', KEYS[2])) do
 end
 local top = tonumber(redis.call('HGET', KEYS[3], 'max_running') or 0)
 if running > top then redis.call('HSET', KEYS[3], 'max_running', running) end
-redis.call('PUBLISH', KEYS[4], '1')
+if ARGV[3] == '1' then redis.call('PUBLISH', KEYS[4], '1') end
 return running
 """
 )
@@ -582,6 +584,8 @@ class RedisCoordinator:
             except _connection_errors() as exc:
                 self._lost()
                 logger.debug("Redis subscription lost: %s", type(exc).__name__)
+                with contextlib.suppress(*_connection_errors()):
+                    await pubsub.aclose()  # give its connection back before making another
                 await asyncio.sleep(backoff.next())
                 self.wake()  # a wake-up may have been lost: look again
 
@@ -743,7 +747,9 @@ class RedisLimiter:
         self._rejections = 0
         #: seconds from the last release (fleet-wide, Redis clock) to a grant that waited
         self._grants: deque[float] = deque(maxlen=REDIS_GRANT_SAMPLES)
+        self._events: dict[str, asyncio.Event] = {}  # each waiter's wake-up
         coordinator.on_refresh = self._refresh_local
+        coordinator.listen(self._wake_head)
 
     def __repr__(self) -> str:
         return f"<RedisLimiter {self.mode} at {self._c.where}>"
@@ -762,13 +768,17 @@ class RedisLimiter:
     # -- acquiring -------------------------------------------------------------------------
 
     async def acquire(self) -> Slot:
-        """Wait for a slot, in fleet-wide arrival order. Cancelling the wait takes none."""
+        """Wait for a slot, in fleet-wide arrival order. Cancelling the wait takes none.
+
+        Only this process's waiter with the lowest ticket asks Redis (on a wake-up, or every
+        ``recheck`` seconds); the others sleep until they are first, so a wake-up costs one
+        round trip and one task switch per process however many submits wait.
+        """
         c = self._c
         await c.start()
         waiter = f"{c.id}:{uuid.uuid4().hex[:12]}"
         token = f"{c.id}:{uuid.uuid4().hex[:12]}"
-        woken = asyncio.Event()
-        stop_listening = c.listen(woken.set)
+        woken = self._events[waiter] = asyncio.Event()
         self._waiting.append(waiter)
         c.place(waiter, True)
         backoff = _Backoff()
@@ -784,6 +794,7 @@ class RedisLimiter:
                         self._tickets[waiter] = ticket
                         heapq.heappush(self._order, (ticket, waiter))
                         queued = True
+                        self._wake_head()  # a lower ticket than the head's: the head changed
                     if self._first() == waiter:
                         code, gap = await c.call(
                             "acquire",
@@ -806,8 +817,11 @@ class RedisLimiter:
                                 self._grants.append(int(gap) / 1000)
                             return self._granted(waiter, token, probe=int(code) == 1)
                         tries += 1
+                        wait = c.recheck
+                    else:
+                        # behind another of ours: woken when first (a long safety net only)
+                        wait = c.recheck * REDIS_BEHIND_RECHECKS
                     backoff.reset()
-                    wait = c.recheck
                 except _connection_errors():
                     if _cancelling():  # a cancellation redis-py reported as a lost connection
                         raise asyncio.CancelledError from None
@@ -821,16 +835,18 @@ class RedisLimiter:
             # a grant whose answer was lost to the cancellation is given back too
             c.queue_release(token)
             raise
-        finally:
-            stop_listening()
+
+    def _wake_head(self) -> None:
+        """Wake this process's first waiter (a wake-up message, or the head changed)."""
+        event = self._events.get(self._first() or "")
+        if event is not None:
+            event.set()
 
     def _granted(self, waiter: str, token: str, *, probe: bool) -> Slot:
         self._forget(waiter)
         slot = RedisSlot(self, time.monotonic(), token)
         slot.probe = probe
         self._c.hold(token, "s")
-        if self._waiting:
-            self._c.wake()  # the next of our waiters may fit too
         return slot
 
     def _first(self) -> str | None:
@@ -843,8 +859,12 @@ class RedisLimiter:
     def _forget(self, waiter: str) -> None:
         with contextlib.suppress(ValueError):
             self._waiting.remove(waiter)
+        self._events.pop(waiter, None)
+        was_first = self._first() == waiter
         self._tickets.pop(waiter, None)
         self._c.place(waiter, False)
+        if was_first:
+            self._wake_head()  # the next of ours may fit too
 
     # -- outcomes --------------------------------------------------------------------------
 
@@ -858,7 +878,9 @@ class RedisLimiter:
         slot._timer = asyncio.get_running_loop().call_later(self.slot_release, slot.release)
         with contextlib.suppress(*_connection_errors()):  # the renewer marks it running later
             await self._c.call(
-                "accepted", self._c.release_keys(), [slot.token, int(self._c.lease * 1000)]
+                "accepted",
+                self._c.release_keys(),
+                [slot.token, int(self._c.lease * 1000), 0 if self._fixed else 1],
             )
         if slot.probe and self._fixed == 0:
             await self._learn(slot, rejected=False)

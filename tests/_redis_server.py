@@ -30,6 +30,16 @@ def redis_binary() -> str | None:
     return path if path and Path(path).exists() else None
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGKILL when the process that started it dies (Linux)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+        import signal
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
