@@ -20,8 +20,8 @@
   ``multi_transition[].img_id``) may hold a file path instead; each distinct file is uploaded
   once (by content hash, cached in the journal).
 - Masks by name: ``mask_names`` (modify) or ``mask_name`` (swap), with an optional
-  ``keyframe_id`` (default 1), run mask selection once per (video, keyframe) and fill in
-  ``mask_ids`` / ``mask_id`` and ``keyframe_id``.
+  ``keyframe_id`` (or ``keyframe_ids``; default 1), run mask selection once per (video,
+  keyframe) and fill in ``mask_ids`` / ``mask_id`` and the keyframe.
 - Journal (SQLite): the trace id is written before each submit, then the job id, then the
   outcome. Re-running with the same journal skips finished items, re-attaches accepted ones
   to polling, and resubmits the rest with their recorded trace id, so nothing is paid twice.
@@ -240,11 +240,11 @@ def _placeholders(params: Mapping[str, Any]) -> dict[str, Any]:
     names = out.pop("mask_names", None)
     if names is not None:
         out["mask_ids"] = ["0"] * len(names) if isinstance(names, list) else names
-        out.setdefault("keyframe_id", 1)
+        _fill_keyframe(out, _keyframe(out))
     name = out.pop("mask_name", None)
     if name is not None:
         out["mask_id"] = "0"
-        out.setdefault("keyframe_id", 1)
+        _fill_keyframe(out, _keyframe(out))
     return out
 
 
@@ -764,7 +764,7 @@ class Batch:
         names = params.pop("mask_names", None)
         single = params.pop("mask_name", None)
         if names is not None or single is not None:
-            keyframe = int(params.get("keyframe_id") or 1)
+            keyframe = _keyframe(params)
             masks = await self._mask_ids(params, keyframe)
             wanted = list(names or []) + ([single] if single is not None else [])
             missing = [n for n in wanted if n not in masks]
@@ -773,7 +773,7 @@ class Batch:
                     f"mask name(s) {missing} not found; this video has {sorted(masks)}",
                     field="mask_names" if names is not None else "mask_name",
                 )
-            params["keyframe_id"] = keyframe
+            _fill_keyframe(params, keyframe)
             if names is not None:
                 params["mask_ids"] = [masks[n] for n in names]
             if single is not None:
@@ -854,6 +854,24 @@ def _single(exc: BaseException) -> BaseException:
             return exc
         exc = inner[0]
     return exc
+
+
+def _keyframe(params: Mapping[str, Any]) -> int:
+    """The keyframe masks are named on: ``keyframe_id``, else the ``keyframe_ids`` alias (an int
+    or a one-element list, as the Modify page's examples send it), else 1."""
+    value = params.get("keyframe_id")
+    if value is None:
+        value = params.get("keyframe_ids")
+        if isinstance(value, (list, tuple)) and len(value) == 1:
+            value = value[0]
+    return value if isinstance(value, int) and not isinstance(value, bool) else 1
+
+
+def _fill_keyframe(params: dict[str, Any], keyframe: int) -> None:
+    """Name the keyframe masks were found on, unless the item names one (under either name;
+    a bad value stays for validation to report)."""
+    if params.get("keyframe_id") is None and params.get("keyframe_ids") is None:
+        params["keyframe_id"] = keyframe
 
 
 def _paths_in(params: Mapping[str, Any]) -> list[Any]:

@@ -123,7 +123,12 @@ MULTI_TRANSITION_TOTAL_MAX = 30
 
 # modify (section 4.16)
 MODIFY_QUALITIES: tuple[str, ...] = ("360p", "540p", "720p")
+#: ``mask_ids`` / ``mask_urls``: 1-3 selection areas ("Multi mode: up to 3 selection areas")
 MODIFY_MAX_LIST = 3
+#: "... up to 3 images for each subject" (the page; an older cap of 3 in all was a misreading)
+MODIFY_IMAGES_PER_SELECTION = 3
+#: the most ``img_ids`` any modify request takes: 3 selections x 3 images
+MODIFY_MAX_IMAGES = MODIFY_MAX_LIST * MODIFY_IMAGES_PER_SELECTION
 SWAP_QUALITIES: tuple[str, ...] = ("360p", "540p", "720p")
 #: the emulator follows the Mimic guide; the SDK also accepts 1080p (decision 10)
 MIMIC_QUALITIES: tuple[str, ...] = ("360p", "540p", "720p")
@@ -169,6 +174,20 @@ VIDEO_MAX_SIDE = 1920
 #: per-endpoint source limits (decision in section 9.2)
 SOURCE_MAX_BYTES_SMALL = 50 * MB
 SOURCE_MAX_BYTES_LARGE = 100 * MB
+#: the size limit of an uploaded source video, per endpoint (section 9.2): 50 MB for lip sync,
+#: restyle, swap and extend; 100 MB for mimic and modify, and for mask selection, because the
+#: Modify page's flow runs mask selection on its own (up to 100 MB) sources
+SOURCE_MAX_BYTES: dict[str, int] = {
+    "extend": SOURCE_MAX_BYTES_SMALL,
+    "lip_sync": SOURCE_MAX_BYTES_SMALL,
+    "restyle": SOURCE_MAX_BYTES_SMALL,
+    "swap": SOURCE_MAX_BYTES_SMALL,
+    "mimic": SOURCE_MAX_BYTES_LARGE,
+    "modify": SOURCE_MAX_BYTES_LARGE,
+    "mask_selection": SOURCE_MAX_BYTES_LARGE,
+    "sound_effect": SOURCE_MAX_BYTES_LARGE,
+    "upscale": SOURCE_MAX_BYTES_LARGE,
+}
 RESTYLE_MAX_SECONDS = 16.0
 
 
@@ -176,6 +195,16 @@ def prompt_limit(model: str) -> int:
     """Return the prompt length limit in characters for ``model`` (2048 for unknown ids)."""
     rules = MODELS.get(model)
     return rules.prompt_limit if rules else SHORT_PROMPT_LIMIT
+
+
+def modify_max_images(masks: int) -> int:
+    """The most ``img_ids`` a modify request with ``masks`` selection areas takes (4.16).
+
+    Up to 3 images per subject: 3 per mask. Without masks the page names no subject count,
+    so the wider reading applies: the most any request takes (3 selections x 3 = 9).
+    """
+    selections = masks if masks > 0 else MODIFY_MAX_LIST
+    return MODIFY_IMAGES_PER_SELECTION * selections
 
 
 def durations_for(model: str, quality: str) -> tuple[int, ...]:

@@ -26,6 +26,7 @@ from ._config import FaultKind, FaultRule, account_from_json, fault_plan_from_js
 from ._constants import (
     API_PREFIX,
     CONTROL_PREFIX,
+    CREDIT_SPELLING_PATHS,
     DEFAULT_MEDIA_HEIGHT,
     DEFAULT_MEDIA_SECONDS,
     DEFAULT_MEDIA_WIDTH,
@@ -260,14 +261,17 @@ class Api:
             state.admit(account, spec)
             duration = durations.get(spec.kind, state.config.job_duration).sample(state.rng)
             job = state.create_job(account, spec, trace_id, body_digest(path, data), duration)
-            return {"image_id" if job.is_image else "video_id": job.id, "credits": job.credits}
+            resp = {"image_id" if job.is_image else "video_id": job.id, "credits": job.credits}
+            if path in CREDIT_SPELLING_PATHS:
+                resp["credit"] = job.credits  # the page's spelling, beside the usual one (2.4)
+            return resp
 
         return endpoint
 
     async def mask_selection(self, request: web.Request, account: Account, trace_id: str) -> Any:
         state = self.state
         ctx = Ctx(state, account, await self.json_body(request))
-        source = ctx.video_source(max_bytes=rules.SOURCE_MAX_BYTES_SMALL)
+        source = ctx.video_source(max_bytes=rules.SOURCE_MAX_BYTES["mask_selection"])
         keyframe = ctx.body.int_("keyframe_id")
         keyframe = 1 if keyframe is None else keyframe
         frames = max(1, math.ceil(source.seconds * rules.MASK_FPS))

@@ -5,6 +5,10 @@ from __future__ import annotations
 API_PREFIX = "/openapi/v2"
 CONTROL_PREFIX = "/_emulator"
 
+#: generation paths whose page shows the create answer as ``credit`` (reference 4.16): the
+#: emulator sends ``credit`` there beside the ``credits`` it always sends (2.4)
+CREDIT_SPELLING_PATHS: frozenset[str] = frozenset({"/video/modify/generate"})
+
 #: the key the emulator accepts when none is configured (a demo value, not a secret)
 DEMO_API_KEY = "pv-emulator-demo-key"
 

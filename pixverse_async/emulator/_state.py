@@ -109,6 +109,8 @@ class JobSpec:
     template_id: int = 0
     is_image: bool = False
     counts_slot: bool = True
+    #: modify: the names the keyframe arrived under ("keyframe_id" and/or "keyframe_ids")
+    keyframe_fields: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -138,6 +140,8 @@ class Job:
     template_id: int
     holds_slot: bool
     unknown_status: int  # reported instead of 5 while running; 0 = none
+    #: modify: the names the keyframe arrived under (reference 4.16: two spellings)
+    keyframe_fields: tuple[str, ...] = ()
 
     @property
     def visible_status(self) -> int:
@@ -172,6 +176,8 @@ class Stats:
     requests_by_endpoint: Counter[str] = field(default_factory=Counter)
     errors_by_code: Counter[int] = field(default_factory=Counter)
     faults_injected: Counter[str] = field(default_factory=Counter)
+    #: modify jobs created per keyframe field name received (a job sending both counts twice)
+    modify_keyframe_fields: Counter[str] = field(default_factory=Counter)
 
 
 def iso_time(wall: float) -> str:
@@ -362,7 +368,9 @@ class EmulatorState:
             template_id=spec.template_id,
             holds_slot=spec.counts_slot,
             unknown_status=unknown,
+            keyframe_fields=spec.keyframe_fields,
         )
+        self.stats.modify_keyframe_fields.update(spec.keyframe_fields)
         self.jobs[job.id] = job
         self.jobs_by_status[RUNNING] += 1
         self.stats.jobs_created += 1
@@ -494,5 +502,6 @@ class EmulatorState:
             "requests_by_endpoint": dict(s.requests_by_endpoint),
             "errors_by_code": {str(k): v for k, v in s.errors_by_code.items()},
             "faults_injected": dict(s.faults_injected),
+            "modify_keyframe_fields": dict(s.modify_keyframe_fields),
             "accounts": accounts,
         }

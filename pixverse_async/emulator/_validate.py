@@ -25,8 +25,6 @@ from ._constants import (
 from ._errors import ApiError, bad_type, invalid
 from ._state import DELETED, SUCCEEDED, Account, EmulatorState, JobSpec, Upload
 
-_SELECTION_REF = re.compile(r"@selection(\d+)")
-_IMG_REF = re.compile(r"@img(\d+)")
 _SPEAKER_IDS = frozenset(s.lower() for s, _ in TTS_SPEAKERS) | {"auto"}
 
 
@@ -140,6 +138,7 @@ FIELD_TYPES: dict[str, str] = {
             "mask_id",
             "type",
             "ref_name",
+            "sound_mode",
         ),
         _STR,
     ),
@@ -152,6 +151,7 @@ FIELD_TYPES: dict[str, str] = {
             "generate_audio_switch",
             "generate_multi_clip_switch",
             "original_sound_switch",
+            "play_bgm",
         ),
         _BOOL,
     ),
@@ -396,6 +396,7 @@ def _generation(ctx: Ctx, kind: str, *, image: bool) -> JobSpec:
     style = b.enum("style", rules.STYLES) or ""
     b.enum("thinking_type", rules.THINKING_TYPES)
     b.bool_("water_mark")
+    _background_music(b)
     webhook = ctx.webhook()
 
     if image:
@@ -471,6 +472,13 @@ def _generation(ctx: Ctx, kind: str, *, image: bool) -> JobSpec:
     )
 
 
+def _background_music(b: Body) -> None:
+    """``play_bgm`` (bool) and ``sound_mode`` (str): sent by live clients on t2v, i2v and
+    transition though the reference does not list them; type-checked, then ignored."""
+    b.bool_("play_bgm")
+    b.str_("sound_mode")
+
+
 def _legacy_lip_sync(ctx: Ctx, allowed: bool, why: str) -> bool:
     b = ctx.body
     tts = b.data.get("lip_sync_tts_switch")
@@ -516,6 +524,7 @@ def validate_transition(ctx: Ctx) -> JobSpec:
     why = f"by model {model.name} (models up to v5)"
     sfx = ctx.switch("sound_effect_switch", model.legacy_audio, why)
     lip = _legacy_lip_sync(ctx, model.legacy_audio, why)
+    _background_music(b)
     webhook = ctx.webhook()
     credits = pricing.model_price(model.name, quality, duration, fast=fast, audio=audio)
     credits += pricing.addons(duration, sound_effect=sfx, lip_sync=lip)
@@ -629,13 +638,15 @@ def validate_fusion(ctx: Ctx) -> JobSpec:
 
 
 def validate_extend(ctx: Ctx) -> JobSpec:
+    """Extend (4.7). ``seed`` is optional here: the reference marks it required, but the official
+    MCP client sends none and is served, so a missing seed draws one (as on other endpoints)."""
     b = ctx.body
-    source = ctx.video_source(max_bytes=rules.SOURCE_MAX_BYTES_SMALL)
+    source = ctx.video_source(max_bytes=rules.SOURCE_MAX_BYTES["extend"])
     model = ctx.model(rules.EXTEND_MODELS)
     quality = ctx.quality()
     prompt = ctx.prompt("prompt", model.prompt_limit)
     duration = ctx.duration(model, quality)
-    seed = ctx.seed(required=True)
+    seed = ctx.seed()
     fast = ctx.motion_fast(model, quality, duration)
     style = b.enum("style", rules.STYLES) or ""
     negative = ctx.negative_prompt()
@@ -677,7 +688,7 @@ def _from_source(kind: str, source: Source, credits: int, quality: int | None = 
 
 def validate_lip_sync(ctx: Ctx) -> JobSpec:
     b = ctx.body
-    source = ctx.video_source(max_bytes=rules.SOURCE_MAX_BYTES_SMALL, formats=_MP4_MOV)
+    source = ctx.video_source(max_bytes=rules.SOURCE_MAX_BYTES["lip_sync"], formats=_MP4_MOV)
     audio_id = b.int_("audio_media_id")
     speaker = b.str_("lip_sync_tts_speaker_id")
     content = b.str_("lip_sync_tts_content")
@@ -726,7 +737,7 @@ def validate_sound_effect(ctx: Ctx) -> JobSpec:
 def validate_restyle(ctx: Ctx) -> JobSpec:
     b = ctx.body
     source = ctx.video_source(
-        max_bytes=rules.SOURCE_MAX_BYTES_SMALL,
+        max_bytes=rules.SOURCE_MAX_BYTES["restyle"],
         formats=_MP4_MOV,
         max_seconds=rules.RESTYLE_MAX_SECONDS,
     )
@@ -763,7 +774,7 @@ def _masks(ctx: Ctx, mask_ids: list[str], source: Source, keyframe: int | None, 
 
 def validate_swap(ctx: Ctx) -> JobSpec:
     b = ctx.body
-    source = ctx.video_source(max_bytes=rules.SOURCE_MAX_BYTES_SMALL, formats=_MP4_MOV)
+    source = ctx.video_source(max_bytes=rules.SOURCE_MAX_BYTES["swap"], formats=_MP4_MOV)
     keyframe = _required_int(b, "keyframe_id")
     mask_id = b.str_("mask_id", required=True, nonempty=True)
     assert mask_id is not None
@@ -781,7 +792,7 @@ def validate_swap(ctx: Ctx) -> JobSpec:
 
 def validate_mimic(ctx: Ctx) -> JobSpec:
     b = ctx.body
-    source = ctx.video_source(formats=_MP4_MOV)
+    source = ctx.video_source(max_bytes=rules.SOURCE_MAX_BYTES["mimic"], formats=_MP4_MOV)
     ctx.image(_required_int(b, "img_id"), "img_id")
     quality = ctx.quality(rules.MIMIC_QUALITIES)
     webhook = ctx.webhook()
@@ -792,7 +803,13 @@ def validate_mimic(ctx: Ctx) -> JobSpec:
     return spec
 
 
+_KEYFRAME_NAMES = ("keyframe_id", "keyframe_ids")
+
+
 def _keyframe(b: Body) -> int | None:
+    """The modify keyframe (4.16): ``keyframe_id`` (the page's table) and/or ``keyframe_ids``
+    (its examples), each an int, ``keyframe_ids`` also a one-element list; if both are given
+    they must agree."""
     single = b.int_("keyframe_id")
     raw = b.data.get("keyframe_ids")
     many: int | None = None
@@ -806,42 +823,46 @@ def _keyframe(b: Body) -> int | None:
         else:
             raise bad_type("keyframe_ids", "an integer or a one-element list of integers")
     if single is not None and many is not None and single != many:
-        raise invalid("keyframe_id and keyframe_ids differ; send keyframe_id only")
+        raise invalid(
+            f"keyframe_id ({single}) and keyframe_ids ({many}) differ; they name one keyframe"
+        )
     return single if single is not None else many
 
 
-def _bounded_list(values: list[Any] | None, name: str) -> list[Any] | None:
-    if values is not None and not 1 <= len(values) <= rules.MODIFY_MAX_LIST:
-        raise invalid(f"{name} must have 1 to {rules.MODIFY_MAX_LIST} items")
+def _bounded_list(values: list[Any] | None, name: str, limit: int) -> list[Any] | None:
+    if values is not None and not 1 <= len(values) <= limit:
+        raise invalid(f"{name} must have 1 to {limit} items (got {len(values)})")
     return values
 
 
 def validate_modify(ctx: Ctx) -> JobSpec:
+    """Modify (4.16, Project decision 9).
+
+    Follows the page where the SDK is stricter: a prompt reference to a mask or an image that
+    was not given (``@selection1`` with one mask, ``@img3`` with three images) is accepted (the
+    page says the result "may not match your expectations", not that it is refused).
+    ``img_ids``: up to 3 per mask ("up to 3 images for each subject"), up to 9 without masks.
+    The names the keyframe arrived under are kept on the job and counted in the stats.
+    """
     b = ctx.body
-    source = ctx.video_source(formats=_MP4_MOV)
+    source = ctx.video_source(max_bytes=rules.SOURCE_MAX_BYTES["modify"], formats=_MP4_MOV)
     prompt = ctx.prompt("prompt", rules.MODIFY_PROMPT_LIMIT, nonempty=True)
-    img_ids = _bounded_list(b.int_list("img_ids"), "img_ids") or []
-    mask_ids = _bounded_list(b.str_list("mask_ids"), "mask_ids")
-    mask_urls = _bounded_list(b.str_list("mask_urls"), "mask_urls")
+    img_ids = _bounded_list(b.int_list("img_ids"), "img_ids", rules.MODIFY_MAX_IMAGES) or []
+    mask_ids = _bounded_list(b.str_list("mask_ids"), "mask_ids", rules.MODIFY_MAX_LIST)
+    mask_urls = _bounded_list(b.str_list("mask_urls"), "mask_urls", rules.MODIFY_MAX_LIST)
     if mask_ids is not None and mask_urls is not None:
         raise invalid("mask_ids and mask_urls are mutually exclusive; send one of them")
+    masks = mask_ids or mask_urls or []
+    limit = rules.modify_max_images(len(masks))
+    if len(img_ids) > limit:
+        raise invalid(
+            f"img_ids has {len(img_ids)} items; at most {limit} with {len(masks)} mask(s) "
+            f"(up to {rules.MODIFY_IMAGES_PER_SELECTION} images per selection)"
+        )
     keyframe = _keyframe(b)
     quality = ctx.quality(rules.MODIFY_QUALITIES)
     seed = ctx.seed()
     webhook = ctx.webhook()
-    masks = mask_ids or mask_urls or []
-    for match in _SELECTION_REF.finditer(prompt):
-        n = int(match.group(1))
-        if n >= len(masks):
-            raise invalid(
-                f"the prompt references @selection{n} but only {len(masks)} mask(s) were given"
-            )
-    for match in _IMG_REF.finditer(prompt):
-        n = int(match.group(1))
-        if n >= len(img_ids):
-            raise invalid(
-                f"the prompt references @img{n} but only {len(img_ids)} img_ids were given"
-            )
     for url in mask_urls or []:
         if not url.lower().startswith(("http://", "https://")):  # schemes are case-insensitive
             raise invalid(f"mask_urls: {url!r} is not an http(s) URL")
@@ -853,6 +874,7 @@ def validate_modify(ctx: Ctx) -> JobSpec:
     q = rules.QUALITY_HEIGHT[quality]
     spec = _from_source("modify", source, pricing.modify_price(quality, source.seconds), q)
     spec.prompt, spec.seed, spec.webhook = prompt, seed, webhook
+    spec.keyframe_fields = tuple(name for name in _KEYFRAME_NAMES if b.has(name))
     return spec
 
 

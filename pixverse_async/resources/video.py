@@ -88,9 +88,15 @@ class VideoResource(Resource):
         generate_audio_switch: bool | None = None,
         generate_multi_clip_switch: bool | None = None,
         thinking_type: ThinkingType | None = None,
+        play_bgm: bool | None = None,
+        sound_mode: str | None = None,
         webhook_id: int | None = None,
     ) -> VideoJob:
-        """Text-to-video (kind ``text_to_video``)."""
+        """Text-to-video (kind ``text_to_video``).
+
+        ``play_bgm`` (bool) and ``sound_mode`` (str, e.g. ``"default_music"``) are optional
+        fields live clients send that the reference does not list; sent only when given.
+        """
         return await self._video("text_to_video", fields(locals()))
 
     async def image_to_video(
@@ -117,10 +123,12 @@ class VideoResource(Resource):
         generate_audio_switch: bool | None = None,
         generate_multi_clip_switch: bool | None = None,
         thinking_type: ThinkingType | None = None,
+        play_bgm: bool | None = None,
+        sound_mode: str | None = None,
         webhook_id: int | None = None,
     ) -> VideoJob:
         """Image-to-video (kind ``image_to_video``): ``img_id``, or ``img_ids`` with a
-        multi-image ``template_id``."""
+        multi-image ``template_id``. ``play_bgm`` / ``sound_mode``: as on text-to-video."""
         return await self._video("image_to_video", fields(locals()))
 
     async def template(
@@ -168,9 +176,12 @@ class VideoResource(Resource):
         lip_sync_tts_switch: bool | None = None,
         lip_sync_tts_content: str | None = None,
         lip_sync_tts_speaker_id: str | None = None,
+        play_bgm: bool | None = None,
+        sound_mode: str | None = None,
         webhook_id: int | None = None,
     ) -> VideoJob:
-        """First/last-frame transition (kind ``transition``)."""
+        """First/last-frame transition (kind ``transition``). ``play_bgm`` / ``sound_mode``:
+        as on text-to-video."""
         return await self._video("transition", fields(locals()))
 
     async def multi_transition(
@@ -288,7 +299,8 @@ class VideoResource(Resource):
     ) -> MaskSelectionResult:
         """Select masks (person, object, background) at a keyframe (``POST /video/mask/selection``).
 
-        Synchronous and billed (2 credits).
+        Synchronous and billed (2 credits). An uploaded source may be up to 100 MB, as for
+        :meth:`modify` (reference 9.2), whose masks these are.
         """
         body = build(MaskSelectionRequest, **fields(locals())).to_body()
         response = await self._client._request("POST", "/video/mask/selection", json=body)
@@ -332,13 +344,18 @@ class VideoResource(Resource):
         mask_ids: Sequence[str] | None = None,
         mask_urls: Sequence[str] | None = None,
         keyframe_id: int | None = None,
+        keyframe_ids: int | Sequence[int] | None = None,
         seed: int | None = None,
         webhook_id: int | None = None,
     ) -> VideoJob:
-        """Edit a video (kind ``modify``): subject swap, add, remove, restyle.
+        """Edit a video (kind ``modify``): subject swap, add, remove, restyle (reference 4.16).
 
         Masks are referenced as ``@selection0``..., images as ``@img0``...; every reference
-        must exist (checked before sending).
+        must exist (checked before sending: an SDK safety rule, as the server may accept a
+        dangling reference and give an unexpected result). ``img_ids``: up to 3 images per
+        mask (up to 9 without masks). The keyframe may be given as ``keyframe_id`` (the page's
+        table) or ``keyframe_ids`` (its examples: an int or a one-element list), or both with
+        one value; it is sent under both names.
         """
         return await self._video("modify", fields(locals()))
 

@@ -14,10 +14,12 @@ import enum
 import re
 from typing import Annotated, Any, Literal, TypedDict
 
-from pydantic import AfterValidator, AliasChoices, Field, model_validator
+from pydantic import AfterValidator, AliasChoices, BeforeValidator, Field, model_validator
 
 from .. import _rules as rules
 from ._base import (
+    ID_MAX,
+    ID_MIN,
     Id,
     IdList,
     ItemList,
@@ -204,6 +206,34 @@ def _up_to_three(value: list[Any]) -> list[Any]:
     return value
 
 
+def _up_to_nine(value: list[Any]) -> list[Any]:
+    if not 1 <= len(value) <= rules.MODIFY_MAX_IMAGES:
+        raise field_error(
+            f"must have 1 to {rules.MODIFY_MAX_IMAGES} items (got {len(value)}): up to "
+            f"{rules.MODIFY_IMAGES_PER_SELECTION} images per selection, at most "
+            f"{rules.MODIFY_MAX_LIST} selections; leave the field out instead of sending an "
+            "empty list"
+        )
+    return value
+
+
+def _one_keyframe(value: Any) -> Any:
+    # keyframe_ids (4.16): the page's examples send one int; a one-element list is its item.
+    # Anything else is left to the strict int check (which names the field and the type).
+    if isinstance(value, (list, tuple)):
+        if len(value) != 1:
+            raise field_error(
+                f"must be one int, or a one-element list of it (got {len(value)} items): "
+                "modify takes one keyframe"
+            )
+        return value[0]
+    return value
+
+
+def _plain_id(value: Any) -> bool:
+    return type(value) is int and ID_MIN <= value <= ID_MAX
+
+
 def _http_urls(value: list[str]) -> list[str]:
     for url in value:
         if not url.lower().startswith(("http://", "https://")):
@@ -219,6 +249,8 @@ def _nonnegative(value: int) -> int:
 
 #: modify ``mask_urls``: 1-3 http(s) URLs
 MaskUrls = Annotated[StrList, AfterValidator(_up_to_three), AfterValidator(_http_urls)]
+#: modify ``keyframe_ids``: one id, given as an int or a one-element list (sent as an int)
+KeyframeIds = Annotated[Id, BeforeValidator(_one_keyframe)]
 
 # ---------------------------------------------------------------------------
 # Shared rules (section 8.2)
@@ -340,6 +372,13 @@ class _GenerationRequest(RequestModel):
     generate_audio_switch: bool | None = None
     generate_multi_clip_switch: bool | None = None
     thinking_type: _ThinkingTypeField | None = None
+    play_bgm: bool | None = None
+    """Background music on or off. Not in the reference's field tables (4.1, 4.2): live clients
+    send it, so the SDK models it as optional and sends it only when set; the emulator
+    type-checks it and ignores it."""
+    sound_mode: str | None = None
+    """A sound preset, e.g. ``"default_music"``. Like ``play_bgm``: undocumented, optional; any
+    string is accepted (no value list is known)."""
     webhook_id: Id | None = None
 
     def _check_generation(self, *, prompt_required: bool) -> None:
@@ -389,6 +428,8 @@ class TextToVideoRequest(_GenerationRequest):
     ``camera_movement`` (v4/v4.5, never with a template), legacy sound-effect / lip-sync
     switches (models up to v5, or any model with a template), ``generate_audio_switch``
     (v5.5, v5.6, v6, c1), ``generate_multi_clip_switch`` (v5.5, v6), prompt limits (2.2).
+    ``play_bgm`` (bool) and ``sound_mode`` (str) are optional and unchecked beyond their type:
+    live clients send them though the reference does not list them.
     """
 
     aspect_ratio: str
@@ -440,6 +481,7 @@ class TransitionRequest(RequestModel):
     Required: ``prompt``, ``model`` (all eight), ``duration`` (per model), ``quality``,
     ``first_frame_img`` and ``last_frame_img`` (img_ids). Legacy sound-effect / lip-sync
     switches need a model up to v5; ``generate_audio_switch`` v5.5, v5.6, v6 or c1.
+    ``play_bgm`` (bool) and ``sound_mode`` (str) are optional, as on text-to-video.
     """
 
     prompt: Prompt
@@ -458,6 +500,10 @@ class TransitionRequest(RequestModel):
     lip_sync_tts_switch: bool | None = None
     lip_sync_tts_content: TtsContent | None = None
     lip_sync_tts_speaker_id: str | None = None
+    play_bgm: bool | None = None
+    """Background music on or off (undocumented, as on text-to-video; sent only when set)."""
+    sound_mode: str | None = None
+    """A sound preset, e.g. ``"default_music"`` (undocumented; any string)."""
     webhook_id: Id | None = None
 
     @model_validator(mode="after")
@@ -632,8 +678,9 @@ class ExtendRequest(_VideoSourceRequest):
     """The ``extend`` request (reference 4.7): continue a video by ``duration`` seconds.
 
     ``source_video_id`` XOR ``video_media_id``. Any model id is accepted by the SDK (the
-    reference lists v3.5-v6; the server decides). ``seed`` is required by the API: a random
-    one is sent when not given.
+    reference lists v3.5-v6; the server decides). ``seed``: the reference marks it required,
+    so a random one is sent when not given. (The official MCP client sends none and the
+    emulator accepts that too: the SDK's habit is the safe side of an uncertain rule.)
     """
 
     prompt: Prompt
@@ -746,7 +793,8 @@ class MaskSelectionRequest(_VideoSourceRequest):
     """``POST /video/mask/selection`` (4.13): masks of one keyframe (billed, synchronous).
 
     ``keyframe_id`` defaults to 1 on the server; the SDK accepts 0 and up (the official range is
-    1..last frame; a third-party client sends 0).
+    1..last frame; a third-party client sends 0). An uploaded source may be up to 100 MB, the
+    Modify limit (reference 9.2: the Modify page runs mask selection on its own sources).
     """
 
     keyframe_id: Annotated[int, AfterValidator(_nonnegative)] | None = None
@@ -783,47 +831,98 @@ class ModifyRequest(_VideoSourceRequest):
     """The ``modify`` request (reference 4.16, Project decision 9): edit a video by prompt.
 
     Rules: ``source_video_id`` XOR ``video_media_id``; ``prompt`` not blank, at most 5000
-    characters; ``img_ids``, ``mask_ids`` and ``mask_urls`` have 1-3 items when given (never
-    empty); ``mask_ids`` XOR ``mask_urls``; ``mask_urls`` are http(s) URLs; every
-    ``@selectionN`` in the prompt needs N < the number of masks and every ``@imgN`` needs
-    N < ``len(img_ids)`` (only those exact token shapes count); ``quality`` 360p, 540p or
-    720p; ``keyframe_id`` is one int.
+    characters; ``mask_ids`` and ``mask_urls`` have 1-3 items when given (never empty);
+    ``mask_ids`` XOR ``mask_urls``; ``mask_urls`` are http(s) URLs; ``quality`` 360p, 540p or
+    720p.
+
+    ``img_ids``: "up to 3 images for each subject" (4.16), so at most 3 per mask: 3, 6 or 9
+    with 1, 2 or 3 masks. Without masks the page names no subject count; the SDK takes the
+    wider reading, up to 9 (3 selection areas x 3), and leaves the verdict to the server.
+
+    Keyframe (4.16, revised decision): the page's table says ``keyframe_id``, its examples send
+    ``keyframe_ids``. Give either (``keyframe_ids`` may be an int or a one-element list) or both
+    with the same value; the request holds and sends the one frame under both names, as an
+    int. Both given and different is an error naming ``keyframe_ids``.
+
+    References (an SDK safety rule, stricter than the server): every ``@selectionN`` in the
+    prompt needs N < the number of masks and every ``@imgN`` needs N < ``len(img_ids)`` (only
+    those exact token shapes count). The page only says such a request "may not match your
+    expectations", and the emulator accepts it; the SDK refuses it before sending, because a
+    dangling reference is a caller bug that would still be billed.
     """
 
     prompt: Annotated[str, max_chars(rules.MODIFY_PROMPT_LIMIT, nonempty=True)]
-    img_ids: Annotated[IdList, AfterValidator(_up_to_three)] | None = None
+    img_ids: Annotated[IdList, AfterValidator(_up_to_nine)] | None = None
+    """Images referenced as ``@img0``, ``@img1``...: up to 3 per mask (9 without masks)."""
     mask_ids: Annotated[StrList, AfterValidator(_up_to_three)] | None = None
     """Mask ids (strings) from a mask selection on the same video."""
     mask_urls: MaskUrls | None = None
     """Public URLs of mask images (http or https)."""
     keyframe_id: Id | None = None
+    """The frame of swap-type edits (the masks' keyframe). Sent also as ``keyframe_ids``."""
+    keyframe_ids: KeyframeIds | None = None
+    """The page's examples' spelling of ``keyframe_id``: an int or a one-element list; it
+    always equals ``keyframe_id`` once validated, and is sent as an int."""
     quality: Annotated[str, choice(rules.MODIFY_QUALITIES, " for modify (1080p is not supported)")]
     seed: Seed | None = None
     webhook_id: Id | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _one_keyframe_two_names(cls, data: Any) -> Any:
+        # Fill the missing name from the given one, so the model holds (and to_body sends) the
+        # frame under both. Only a plain in-range int is copied: anything else is reported by
+        # the field it was given as.
+        if not isinstance(data, dict):
+            return data
+        single, many = data.get("keyframe_id"), data.get("keyframe_ids")
+        if isinstance(many, (list, tuple)) and len(many) == 1:
+            many = many[0]
+        if single is None and _plain_id(many):
+            return {**data, "keyframe_id": many}
+        if many is None and _plain_id(single):
+            return {**data, "keyframe_ids": single}
+        return data
+
     @model_validator(mode="after")
     def _rules(self) -> ModifyRequest:
+        if self.keyframe_id != self.keyframe_ids:
+            raise rule_error(
+                f"keyframe_id ({self.keyframe_id}) and keyframe_ids ({self.keyframe_ids}) "
+                "differ; they are two spellings of the one keyframe: give one of them, or the "
+                "same value in both",
+                field="keyframe_ids",
+            )
         if self.mask_ids is not None and self.mask_urls is not None:
             raise rule_error(
                 "mask_ids and mask_urls are mutually exclusive; send one of them",
                 field="mask_urls",
             )
         masks = self.mask_ids or self.mask_urls or []
+        images = self.img_ids or []
+        limit = rules.modify_max_images(len(masks))
+        if len(images) > limit:
+            raise rule_error(
+                f"img_ids has {len(images)} items; with {len(masks)} mask(s) modify takes at "
+                f"most {limit} (up to {rules.MODIFY_IMAGES_PER_SELECTION} images per selection)",
+                field="img_ids",
+            )
         for match in _SELECTION_REF.finditer(self.prompt):
             n = int(match.group(1))
             if n >= len(masks):
                 raise rule_error(
                     f"the prompt references {match.group(0)} but only {len(masks)} mask(s) were "
-                    f"given; @selectionN needs N < the number of mask_ids or mask_urls",
+                    f"given; @selectionN needs N < the number of mask_ids or mask_urls (an SDK "
+                    "safety rule: the server may accept it and give an unexpected result)",
                     field="prompt",
                 )
-        images = self.img_ids or []
         for match in _IMG_REF.finditer(self.prompt):
             n = int(match.group(1))
             if n >= len(images):
                 raise rule_error(
                     f"the prompt references {match.group(0)} but only {len(images)} img_ids "
-                    "were given; @imgN needs N < len(img_ids)",
+                    "were given; @imgN needs N < len(img_ids) (an SDK safety rule: the server "
+                    "may accept it and give an unexpected result)",
                     field="prompt",
                 )
         return self
@@ -897,7 +996,9 @@ class VideoResult(ResponseModel):
     output_width: int | None = Field(default=None, alias="outputWidth")
     output_height: int | None = Field(default=None, alias="outputHeight")
     size: int | float | None = None
-    """Size of the video file (bytes; int or float accepted)."""
+    """Size of the video file: a number whose unit is documented nowhere (reference 4.18; the
+    webhook example shows ``10.5``, the emulator and a live client send an int of bytes). Kept
+    as given (int or float); a download never fails on it (a mismatch is logged at DEBUG)."""
     has_audio: bool | None = None
     create_time: OpaqueStr | None = None
     modify_time: OpaqueStr | None = None

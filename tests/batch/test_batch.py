@@ -453,3 +453,14 @@ async def test_an_unreadable_status_keeps_the_paid_job_for_resume(
     [resumed] = await client.run_batch(items, journal=journal)  # re-attaches, submits nothing
     assert resumed.ok and resumed.job_id == outcome.job_id and resumed.resumed
     assert emu.stats()["jobs_created"] == 1
+
+
+async def test_mask_names_with_the_keyframe_ids_alias(
+    client: AsyncPixVerse, emu: Emulator, media: Path
+) -> None:
+    """The Modify page's examples send ``keyframe_ids``: a batch item may too."""
+    item = remix_items(1)[0]
+    items = [BatchItem("modify", {**item.params, "keyframe_ids": [2]}, key="alias")]
+    [outcome] = await client.run_batch(items, base_dir=media)
+    assert outcome.ok, outcome.error
+    assert emu.stats()["jobs_created"] == 1

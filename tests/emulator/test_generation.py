@@ -982,6 +982,34 @@ async def test_extend_a_finished_job(raw: Raw, world: World) -> None:
     await accepted(raw, UPSCALE, {"source_video_id": done["id"]}, 30)  # (3 + 3) s x 5
 
 
+async def test_extend_without_seed_draws_one(raw: Raw, world: World) -> None:
+    """4.7: the official MCP client sends no seed; the emulator serves it (a seed is drawn)."""
+    done = await accepted(raw, EXTEND, await world.resolve(edit(EXTEND_BASE, seed=DROP)), 45)
+    assert type(done["seed"]) is int and 0 <= done["seed"] <= SEED_MAX
+    assert (await raw.wait(done["id"]))["status"] == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "base"),
+    [(T2V, T2V_BASE), (I2V, I2V_BASE), (TRANSITION, TRANSITION_BASE)],
+    ids=["t2v", "i2v", "transition"],
+)
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"play_bgm": True, "sound_mode": "default_music"},
+        {"play_bgm": False},
+        {"sound_mode": ""},
+        {"play_bgm": None, "sound_mode": None},
+    ],
+)
+async def test_play_bgm_and_sound_mode_are_accepted_and_ignored(
+    raw: Raw, world: World, path: str, base: dict[str, Any], extra: dict[str, Any]
+) -> None:
+    done = await accepted(raw, path, await world.resolve({**base, **extra}), 45)  # v5 540p 5 s
+    assert done["has_audio"] is False  # ignored: no audio, no add-on charge
+
+
 EXTEND_PRICES = [
     ("v4-360p-fast", {"model": "v4", "quality": "360p", "motion_mode": "fast"}, 90),  # 11.1
     ("v5.5-1080p-8s", {"model": "v5.5", "quality": "1080p", "duration": 8}, 240),  # 11.2
@@ -1376,6 +1404,16 @@ TYPE_ERRORS = [
         edit(IMAGE_TEMPLATE_BASE, template_id="400001"),
         "template_id",
     ),
+    # play_bgm (bool) and sound_mode (str): undocumented, type-checked, ignored
+    *[
+        (f"{name}-{field}-{value!r}", path, edit(base, **{field: value}), field)
+        for name, path, base in (
+            ("t2v", T2V, T2V_BASE),
+            ("i2v", I2V, I2V_BASE),
+            ("transition", TRANSITION, TRANSITION_BASE),
+        )
+        for field, value in (("play_bgm", "true"), ("play_bgm", 1), ("sound_mode", 5))
+    ],
 ]
 
 
@@ -1832,8 +1870,7 @@ INVALID = [
         )
         for m in ("v4.5", "v5", "v5.5")
     ],
-    # extend (4.7)
-    case("extend-missing-seed", EXTEND, edit(EXTEND_BASE, seed=DROP), "seed"),
+    # extend (4.7); a missing seed is accepted (test_extend_without_seed_draws_one)
     case("extend-seed-range", EXTEND, edit(EXTEND_BASE, seed=SEED_MAX + 1), "seed"),
     *[
         case(f"extend-missing-{f}", EXTEND, edit(EXTEND_BASE, **{f: DROP}), f)

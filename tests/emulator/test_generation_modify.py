@@ -1,9 +1,12 @@
 """Modify in depth: reference 4.16 and Project decision 9, over real sockets.
 
-Video source XOR, prompt references (``@selectionN`` / ``@imgN``), mask lists, keyframes,
-mask URLs, seed and quality ranges, and the price (8 / 10 / 12 credits per source second,
-rounded up; reference 11.5 and 11.7). Generic source errors (unknown, deleted, wrong type) for
-modify are covered by ``test_generation.py`` with every other video-to-video endpoint.
+Video source XOR, prompt references (``@selectionN`` / ``@imgN``: accepted even when they
+point past the masks or images given, as the page says such a result "may not match your
+expectations", not that it is refused), mask lists, images (up to 3 per selection), keyframes
+(``keyframe_id`` and/or ``keyframe_ids``, both remembered), mask URLs, seed and quality
+ranges, the ``credit`` spelling of the answer, and the price (8 / 10 / 12 credits per source
+second, rounded up; reference 11.5 and 11.7). Generic source errors (unknown, deleted, wrong
+type) for modify are covered by ``test_generation.py`` with every other video-to-video endpoint.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ def m(*indexes: int, of: str = "masks") -> list[Ref]:
 
 
 IMGS = [Ref("img"), Ref("img2"), Ref("tall")]
+NINE = [*IMGS, *IMGS, *IMGS]
 URLS = ["https://masks.example/0.png", "http://masks.example/1.png", "https://masks.example/2"]
 
 
@@ -140,6 +144,29 @@ ACCEPTED = [
     ("mask-ids-without-keyframe", {"prompt": "@selection0 glows", "mask_ids": m(0)}),
     ("prompt-5000-chars", {"prompt": "s" * 5000}),
     ("quality-720p-and-webhook-null", {"quality": "720p", "webhook_id": None}),
+    # images: up to 3 per selection (4.16), up to 9 without masks (the wider reading)
+    (
+        "three-images-one-mask",
+        {"prompt": "@selection0 is @img2", "mask_ids": m(0), "img_ids": IMGS},
+    ),
+    (
+        "six-images-two-masks",
+        {"prompt": "@img5 @selection1", "mask_ids": m(0, 1), "img_ids": IMGS * 2},
+    ),
+    ("nine-images-three-urls", {"prompt": "@img8 @selection2", "mask_urls": URLS, "img_ids": NINE}),
+    ("four-images-no-masks", {"prompt": "add @img3", "img_ids": [*IMGS, Ref("img")]}),
+    ("nine-images-no-masks", {"prompt": "add @img8", "img_ids": NINE}),
+    # references past the masks or images given: the page does not refuse them (4.16)
+    ("selection1-with-one-mask", {"prompt": "@selection1 glows", "mask_ids": m(0)}),
+    ("selection0-without-masks", {"prompt": "@selection0 glows"}),
+    ("selection3-with-three-urls", {"prompt": "@selection3 glows", "mask_urls": URLS}),
+    ("img1-with-one-image", {"prompt": "add @img1", "img_ids": [Ref("img")]}),
+    ("img0-without-images", {"prompt": "add @img0", "mask_ids": m(0)}),
+    ("img10-with-three-images", {"prompt": "add @img10", "img_ids": IMGS}),
+    (
+        "selection-counts-masks-not-images",
+        {"prompt": "@selection1 becomes @img1", "mask_ids": m(0), "img_ids": IMGS[:2]},
+    ),
 ]
 
 
@@ -171,29 +198,6 @@ REJECTED = [
         ("source_video_id", "video_media_id"),
     ),
     ("webm-source", {"video_media_id": Ref("webm")}, 400017, ("video_media_id",)),
-    # references
-    (
-        "selection1-with-one-mask",
-        {"prompt": "@selection1 glows", "mask_ids": m(0)},
-        400017,
-        ("@selection1",),
-    ),
-    ("selection0-without-masks", {"prompt": "@selection0 glows"}, 400017, ("@selection0",)),
-    (
-        "selection3-with-three-urls",
-        {"prompt": "@selection3 glows", "mask_urls": URLS},
-        400017,
-        ("@selection3",),
-    ),
-    ("img1-with-one-image", {"prompt": "add @img1", "img_ids": [Ref("img")]}, 400017, ("@img1",)),
-    ("img0-without-images", {"prompt": "add @img0", "mask_ids": m(0)}, 400017, ("@img0",)),
-    ("img10-with-three-images", {"prompt": "add @img10", "img_ids": IMGS}, 400017, ("@img10",)),
-    (
-        "selection-counts-masks-not-images",
-        {"prompt": "@selection1 becomes @img1", "mask_ids": m(0), "img_ids": IMGS[:2]},
-        400017,
-        ("@selection1",),
-    ),
     # lists
     (
         "mask-ids-and-urls",
@@ -204,7 +208,19 @@ REJECTED = [
     ("empty-img-ids", {"img_ids": []}, 400017, ("img_ids",)),
     ("empty-mask-ids", {"mask_ids": []}, 400017, ("mask_ids",)),
     ("empty-mask-urls", {"mask_urls": []}, 400017, ("mask_urls",)),
-    ("four-img-ids", {"img_ids": [*IMGS, Ref("img")]}, 400017, ("img_ids",)),
+    ("ten-img-ids", {"img_ids": [*NINE, Ref("img")]}, 400017, ("img_ids",)),
+    (
+        "four-img-ids-one-mask",
+        {"mask_ids": m(0), "img_ids": [*IMGS, Ref("img")]},
+        400017,
+        ("img_ids",),
+    ),
+    (
+        "seven-img-ids-two-urls",
+        {"mask_urls": URLS[:2], "img_ids": [*IMGS, *IMGS, Ref("img")]},
+        400017,
+        ("img_ids",),
+    ),
     ("four-mask-ids", {"mask_ids": m(0, 1, 2, 0)}, 400017, ("mask_ids",)),
     ("four-mask-urls", {"mask_urls": [*URLS, URLS[0]]}, 400017, ("mask_urls",)),
     # masks: same video, known, matching keyframe
@@ -296,3 +312,41 @@ async def test_modify_of_a_deleted_job_is_500064(raw: Raw, world: World) -> None
         edit(MODIFY_BASE, video_media_id=DROP, source_video_id=Ref("deleted"))
     )
     await rejected(raw, MODIFY, body, 500064)
+
+
+# ---------------------------------------------------------------------------------------------
+# the keyframe's two names (4.16) and the answer's "credit" spelling
+
+
+@pytest.mark.parametrize(
+    ("given", "names"),
+    [
+        ({"keyframe_id": 1}, ("keyframe_id",)),
+        ({"keyframe_ids": 1}, ("keyframe_ids",)),
+        ({"keyframe_ids": [1]}, ("keyframe_ids",)),
+        ({"keyframe_id": 1, "keyframe_ids": 1}, ("keyframe_id", "keyframe_ids")),
+        ({"keyframe_id": None, "keyframe_ids": [1]}, ("keyframe_ids",)),
+        ({}, ()),
+    ],
+)
+async def test_the_keyframe_names_received_are_remembered(
+    raw: Raw, world: World, given: dict[str, Any], names: tuple[str, ...]
+) -> None:
+    body = await world.resolve(edit(MODIFY_BASE, prompt="@selection0 glows", mask_ids=m(0)))
+    resp = await raw.ok(MODIFY, {**body, **given})
+    assert raw.emu.state.jobs[resp["video_id"]].keyframe_fields == names
+    counted = (await raw.stats())["modify_keyframe_fields"]
+    assert counted == dict.fromkeys(names, 1)
+
+
+async def test_a_refused_modify_counts_no_keyframe_name(raw: Raw, world: World) -> None:
+    body = await world.resolve(edit(MODIFY_BASE, keyframe_id=1, keyframe_ids=2))
+    await rejected(raw, MODIFY, body, 400017, "keyframe_ids")
+    assert (await raw.stats())["modify_keyframe_fields"] == {}
+
+
+async def test_the_modify_answer_carries_credit_and_credits(raw: Raw, world: World) -> None:
+    resp = await raw.ok(MODIFY, await world.resolve(MODIFY_BASE))
+    assert resp["credit"] == resp["credits"] == 50  # the page's spelling, and the usual one
+    other = await raw.ok("/video/upscale/generate", {"video_media_id": await world.get("video")})
+    assert "credit" not in other and other["credits"] == 25

@@ -266,14 +266,16 @@ async def test_mask_selection_replay_charges_once(raw: Raw) -> None:
     assert stats["masks"] == 3 and stats["dedup_hits"] == 1
 
 
-async def test_mask_selection_rejects_an_upload_over_50_mb(raw: Raw) -> None:
-    """Uploads may be 100 MB; mask selection takes 50 MB (reference 9.2, 4.13)."""
+async def test_mask_selection_takes_an_upload_over_50_mb(raw: Raw) -> None:
+    """Mask selection takes Modify's 100 MB sources (reference 9.2: the Modify page's flow runs
+    mask selection on its own sources), not the 50 MB of lip sync, restyle, swap, extend."""
     f = aiohttp.FormData()
     data = stream(make_mp4(2.0, 640, 360), 50 * MB + 1)  # streamed, never one 50 MB object
     f.add_field("file", data, filename="a.mp4", content_type="video/mp4")
     media_id = (await raw.ok("/media/upload", data=f))["media_id"]
-    assert code(await raw.post(MASK, {"video_media_id": media_id})) == 400017
-    assert (await raw.stats())["credits_charged"] == 0
+    resp = await raw.ok(MASK, {"video_media_id": media_id})
+    assert resp["credits"] == 2 and len(resp["mask_info"]) == 3
+    assert (await raw.stats())["credits_charged"] == 2
 
 
 # ---------------------------------------------------------------------------

@@ -555,14 +555,28 @@ async def test_wav_duration_prices_lip_sync(raw: Raw) -> None:
     assert (await raw.ok("/video/lip_sync/generate", body))["credits"] == 28  # ceil(6.5) x 4
 
 
-async def test_modify_accepts_a_source_that_mask_selection_refuses(raw: Raw) -> None:
-    """The 100 MB upload limit is the upload's; mask selection allows 50 MB (reference 9.2)."""
+async def test_mask_selection_and_modify_share_the_100_mb_source_limit(raw: Raw) -> None:
+    """Modify takes 100 MB sources and so does mask selection, whose masks it uses (9.2);
+    the 50 MB endpoints (here swap) still refuse the same upload."""
     data = stream(make_mp4(4.0, 1280, 720), 50 * MB + 1)
     resp = await raw.ok("/media/upload", data=form("file", data, "mid.mp4", "video/mp4"))
-    status, doc = await raw.post("/video/mask/selection", {"video_media_id": resp["media_id"]})
-    assert err(status, doc) == 400017
-    assert await modify_credits(raw, resp["media_id"]) == 40
-    assert sum(await raw.balance()) == 15_000 + 1_000_000 - 40  # the refusal charged nothing
+    media_id = resp["media_id"]
+    masks = await raw.ok("/video/mask/selection", {"video_media_id": media_id})
+    mask_id = masks["mask_info"][0]["mask_id"]
+    body = {
+        "video_media_id": media_id,
+        "prompt": "remove @selection0",
+        "mask_ids": [mask_id],
+        "keyframe_id": masks["keyframe_id"],
+        "quality": "540p",
+    }
+    assert (await raw.ok(MODIFY, body))["credits"] == 40  # 4 s x 10
+    assert await modify_credits(raw, media_id) == 40
+    img_id = await raw.upload_image()
+    swap = {"video_media_id": media_id, "keyframe_id": 1, "mask_id": mask_id, "img_id": img_id}
+    status, doc = await raw.post("/video/swap/generate", {**swap, "quality": "540p"})
+    assert err(status, doc) == 400017 and "50 MB" in doc["ErrMsg"]
+    assert sum(await raw.balance()) == 15_000 + 1_000_000 - 2 - 40 - 40  # the refusal: nothing
 
 
 # ---------------------------------------------------------------------------

@@ -152,6 +152,8 @@ WRONG: dict[str, list[Any]] = {
     "ints": ["12", 12, 1.0, True, {"a": 1}, [True], [1.5], ["1"], [None], [[1]]],
     "strs": ["abc", 5, True, {"a": "b"}, [1], [None], [b"x"], [["a"]]],
     "models": ["x", 5, True, {"img_id": 1}, [5], ["x"], [None], [[]]],
+    # modify keyframe_ids (4.16): an int, or a one-element list of one (so [1] is valid)
+    "keyframe": [True, False, 1.0, 5.5, "5", "", {"id": 1}, b"1", [True], [1.0], ["1"], [[1]]],
 }
 ENUM_VALUES = sorted(
     {
@@ -489,7 +491,9 @@ def _unwrap(tp: Any) -> Any:
 
 
 def field_kind(model: type[RequestModel], name: str) -> str:
-    """The JSON kind of a model field: int, str, bool, ints, strs or models."""
+    """The JSON kind of a model field: int, str, bool, ints, strs, models or keyframe."""
+    if model is ModifyRequest and name == "keyframe_ids":
+        return "keyframe"  # an int, or a one-element list of one (reference 4.16)
     tp = _unwrap(model.model_fields[name].annotation)
     if typing.get_origin(tp) is list:
         item = _unwrap(typing.get_args(tp)[0])
@@ -554,7 +558,7 @@ def bad_values(ep: Endpoint, body: Mapping[str, Any]) -> dict[str, st.SearchStra
                 out[name] = st.one_of(BAD_DURATION, *([st.sampled_from(other)] if other else []))
         elif name == "keyframe_id" and kind == "int" and ep.model is not ModifyRequest:
             out[name] = NEGATIVE  # swap and mask selection: 0 and up
-        elif kind == "int":
+        elif kind in ("int", "keyframe"):
             out[name] = BAD_ID  # ids: signed 64-bit
         elif kind == "ints":
             out[name] = st.tuples(st.lists(IDS, max_size=2), BAD_ID).map(lambda t: [*t[0], t[1]])
@@ -691,7 +695,9 @@ def modify_case(draw: st.DrawFn, ep: Endpoint, body: dict[str, Any]) -> Case:
     masks = body.get("mask_ids") or body.get("mask_urls") or []
     images = body.get("img_ids") or []
     how = draw(
-        st.sampled_from(["selection", "img", "both masks", "list size", "url", "blank prompt"])
+        st.sampled_from(
+            ["selection", "img", "both masks", "list size", "url", "blank prompt", "keyframe"]
+        )
     )
     if how == "selection":
         n = draw(st.integers(len(masks), len(masks) + 12))
@@ -706,12 +712,25 @@ def modify_case(draw: st.DrawFn, ep: Endpoint, body: dict[str, Any]) -> Case:
         urls = draw(st.lists(st.sampled_from(MASK_URLS_OK), min_size=1, max_size=3))
         return Case({**body, "mask_ids": ids, "mask_urls": urls}, "mask_urls", "both masks")
     if how == "list size":
-        name = draw(st.sampled_from(["img_ids", "mask_ids", "mask_urls"]))
+        name = draw(st.sampled_from(["img_ids", "img_ids per mask", "mask_ids", "mask_urls"]))
+        if name == "img_ids per mask" and masks:  # up to 3 images per selection (4.16)
+            limit = rules.modify_max_images(len(masks))
+            size = draw(st.integers(limit + 1, rules.MODIFY_MAX_IMAGES))
+            value = draw(st.lists(IDS, min_size=size, max_size=size))
+            return Case({**body, "img_ids": value}, "img_ids", f"{size} images, {len(masks)} masks")
+        name = "img_ids" if name == "img_ids per mask" else name
         item = {"img_ids": IDS, "mask_ids": st.text(max_size=8), "mask_urls": st.just("http://m")}
-        size = draw(st.sampled_from([0, 4, 5, 6]))
+        too_many = rules.MODIFY_MAX_IMAGES if name == "img_ids" else rules.MODIFY_MAX_LIST
+        size = draw(st.sampled_from([0, too_many + 1, too_many + 2, too_many + 3]))
         value = draw(st.lists(item[name], min_size=size, max_size=size))
         kwargs = _without(body, "mask_ids", "mask_urls", **{name: value})
         return Case(kwargs, name, f"{name} with {size} items")
+    if how == "keyframe":  # two names, one frame (4.16): both given and different
+        frame = draw(IDS)
+        other = draw(IDS.filter(lambda f: f != frame))
+        as_ids = draw(st.sampled_from([other, [other]]))
+        kwargs = {**body, "keyframe_id": frame, "keyframe_ids": as_ids}
+        return Case(kwargs, "keyframe_ids", f"keyframe_id {frame}, keyframe_ids {as_ids}")
     if how == "url":
         bad = draw(st.text(max_size=20).filter(lambda u: not u.lower().startswith(HTTP)))
         urls = draw(st.lists(st.sampled_from(MASK_URLS_OK), max_size=2))
@@ -1278,14 +1297,21 @@ def loosened(draw: st.DrawFn, ep: Endpoint) -> dict[str, Any]:
     return body
 
 
-def _expected(body: Mapping[str, Any]) -> dict[str, Any]:
-    return json.loads(_canon({k: v for k, v in body.items() if v is not None}))
+def _expected(ep: Endpoint, body: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = json.loads(_canon({k: v for k, v in body.items() if v is not None}))
+    if ep.model is ModifyRequest:  # the keyframe is sent under both names, as an int (4.16)
+        frame = out.get("keyframe_id", out.get("keyframe_ids"))
+        if isinstance(frame, list):
+            (frame,) = frame
+        if frame is not None:
+            out["keyframe_id"] = out["keyframe_ids"] = frame
+    return out
 
 
 def _valid_input_test(ep: Endpoint) -> Callable[..., Any]:
     async def test(recorded: tuple[AsyncPixVerse, Recorder], body: dict[str, Any]) -> None:
         client, recorder = recorded
-        expected = _expected(body)
+        expected = _expected(ep, body)
         drawn_seed = ep.fills_seed and "seed" not in expected
 
         model = ep.model.model_validate(body)

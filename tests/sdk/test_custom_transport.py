@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import io
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -244,16 +245,26 @@ async def test_short_download_leaves_nothing(
     assert names(tmp_path) == []
 
 
-async def test_download_smaller_than_the_result_says_leaves_nothing(
-    client: AsyncPixVerse, memory: MemoryTransport, tmp_path: Path
+async def test_a_complete_download_never_fails_on_the_result_size(
+    client: AsyncPixVerse,
+    memory: MemoryTransport,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """The result's ``size`` has no documented unit (reference 4.18): a byte count that differs
+    from it is logged at DEBUG; completeness is the transport's Content-Length check."""
     memory.files[f"{CDN}/v.mp4"] = b"x" * 10
     result = VideoResult(id=1, status=1, url=f"{CDN}/v.mp4", size=11)
-    with pytest.raises(APIConnectionError, match="says 11"):
+    with caplog.at_level(logging.DEBUG, logger="pixverse_async"):
         await client.download(result, tmp_path / "v.mp4")
-    assert names(tmp_path) == []
-    await client.download(result.model_copy(update={"size": 10}), tmp_path / "v.mp4")
     assert (tmp_path / "v.mp4").read_bytes() == b"x" * 10
+    assert names(tmp_path) == ["v.mp4"]
+    (record,) = [r for r in caplog.records if "size says 11" in r.getMessage()]
+    assert (record.name, record.levelno) == ("pixverse_async", logging.DEBUG)
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="pixverse_async"):
+        await client.download(result.model_copy(update={"size": 10}), tmp_path / "v.mp4")
+    assert not [r for r in caplog.records if "size says" in r.getMessage()]  # agreeing: silent
 
 
 async def test_cancelled_download_closes_the_stream_and_leaves_nothing(

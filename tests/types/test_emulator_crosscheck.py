@@ -4,9 +4,17 @@ For generated bodies of six endpoints (valid ones and invalid ones, drawn from t
 spaces of the reference and a little outside them), the emulator's ``validate_*`` function runs
 on a :class:`Ctx` whose account owns the referenced uploads, masks, source video and webhook.
 
-* SDK ⊇ emulator: whenever the emulator accepts a body, ``build(Model, **body)`` accepts it.
+* SDK ⊇ emulator: whenever the emulator accepts a body, ``build(Model, **body)`` accepts it,
+  with ONE deliberate difference (:func:`deliberate_difference`): a modify prompt that
+  references a mask or an image that was not given (``@selection1`` with one mask, ``@img3``
+  with three images). The page says such a result "may not match your expectations", not that
+  the server refuses it, so the emulator accepts it (reference 4.16); the SDK refuses it before
+  sending, as a documented safety rule. The check shows that this is the SDK's only reason:
+  the same body without the references is accepted.
 * Round trip: whenever the SDK accepts a body, ``to_body()`` is the body (nulls dropped; a
-  random ``seed`` is added to fusion bodies that lack one), with JSON types intact.
+  random ``seed`` is added to fusion and extend bodies that lack one; a modify keyframe given
+  as ``keyframe_id`` and/or ``keyframe_ids`` is sent under both names, as an int), with JSON
+  types intact.
 * Only state lookups separate them: when the SDK accepts and the emulator refuses, the
   emulator's reason is one the SDK cannot check without I/O (an unknown image, template, mask,
   webhook or TTS speaker).
@@ -17,6 +25,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -170,6 +179,8 @@ TTS_LIMIT = rules.TTS_CONTENT_LIMIT
 TTS_OK = st.sampled_from(["hello", "t" * TTS_LIMIT, "é" * TTS_LIMIT])
 TTS = st.one_of(TTS_OK, st.sampled_from(["", "t" * (TTS_LIMIT + 1)]))
 TEMPLATES = st.sampled_from([*WORLD.video_templates, UNKNOWN_TEMPLATE_ID])
+#: ``sound_mode``: undocumented, any string (a live client sends "default_music")
+SOUND_MODES = st.sampled_from(["default_music", "", "none", "Default_Music"])
 #: a video template of the world that is activated, supports every quality and takes one image
 ONE_IMAGE_TEMPLATE = 300_001
 TWO_IMAGE_TEMPLATE = 300_002
@@ -230,6 +241,8 @@ GENERATION_WIDE: dict[str, st.SearchStrategy[Any]] = {
     "generate_audio_switch": st.booleans(),
     "generate_multi_clip_switch": st.booleans(),
     "thinking_type": THINKING,
+    "play_bgm": st.booleans(),
+    "sound_mode": SOUND_MODES,
     "webhook_id": WEBHOOKS,
 }
 T2V_WIDE = {**GENERATION_WIDE, "aspect_ratio": ASPECTS}
@@ -280,6 +293,8 @@ def tame_generation(draw: st.DrawFn, *, image: bool) -> dict[str, Any]:
         "generate_audio_switch": st.booleans() if spec.audio else st.just(False),
         "generate_multi_clip_switch": st.booleans() if spec.multi_clip else st.just(False),
         "thinking_type": st.sampled_from(rules.THINKING_TYPES),
+        "play_bgm": st.booleans(),
+        "sound_mode": SOUND_MODES,
         "webhook_id": st.just(WEBHOOK_ID),
     }
     if spec.camera_movement and not templated:
@@ -305,6 +320,8 @@ TRANSITION_WIDE: dict[str, st.SearchStrategy[Any]] = {
     "lip_sync_tts_switch": st.booleans(),
     "lip_sync_tts_content": TTS,
     "lip_sync_tts_speaker_id": SPEAKERS,
+    "play_bgm": st.booleans(),
+    "sound_mode": SOUND_MODES,
     "webhook_id": WEBHOOKS,
 }
 
@@ -336,6 +353,8 @@ def tame_transition(draw: st.DrawFn) -> dict[str, Any]:
         "lip_sync_tts_switch": st.booleans() if legacy else st.just(False),
         "lip_sync_tts_content": TTS_OK,
         "lip_sync_tts_speaker_id": SPEAKERS_OK,
+        "play_bgm": st.booleans(),
+        "sound_mode": SOUND_MODES,
         "webhook_id": st.just(WEBHOOK_ID),
     }
     body.update(draw(st.fixed_dictionaries({}, optional=optional)))
@@ -503,6 +522,22 @@ def modify_prompt(draw: st.DrawFn, *, masks: int, images: int) -> str:
 
 
 @st.composite
+def keyframes(draw: st.DrawFn, frames: st.SearchStrategy[int]) -> dict[str, Any]:
+    """The modify keyframe under either name or both (4.16); ``keyframe_ids`` maybe a list."""
+    frame = draw(frames)
+    as_ids = draw(st.sampled_from([frame, [frame]]))
+    return draw(
+        st.sampled_from(
+            [
+                {"keyframe_id": frame},
+                {"keyframe_ids": as_ids},
+                {"keyframe_id": frame, "keyframe_ids": as_ids},
+            ]
+        )
+    )
+
+
+@st.composite
 def tame_modify(draw: st.DrawFn) -> dict[str, Any]:
     body: dict[str, Any] = {}
     on_job = draw(st.booleans())
@@ -511,22 +546,23 @@ def tame_modify(draw: st.DrawFn) -> dict[str, Any]:
     else:
         body["video_media_id"] = WORLD.video
     own = WORLD.job_masks if on_job else WORLD.masks[: rules.MODIFY_MAX_LIST]
-    images = draw(st.lists(IMAGES_OK, max_size=rules.MODIFY_MAX_LIST))
-    if images:
-        body["img_ids"] = images
     kind = draw(st.sampled_from(["ids", "urls", "none"]))
     masks: list[str] = []
     if kind == "ids":
         masks = draw(st.lists(st.sampled_from(own), min_size=1, max_size=len(own), unique=True))
         body["mask_ids"] = masks
         if draw(st.booleans()):
-            body["keyframe_id"] = 1
+            body.update(draw(keyframes(st.just(1))))
     else:
         if kind == "urls":
             masks = draw(st.lists(st.sampled_from(MASK_URLS_OK), min_size=1, max_size=3))
             body["mask_urls"] = masks
         if draw(st.booleans()):
-            body["keyframe_id"] = draw(st.integers(-5, 100))
+            body.update(draw(keyframes(st.integers(-5, 100))))
+    # up to 3 images per selection (4.16); up to 9 without masks
+    images = draw(st.lists(IMAGES_OK, max_size=rules.modify_max_images(len(masks))))
+    if images:
+        body["img_ids"] = images
     body["prompt"] = draw(modify_prompt(masks=len(masks), images=len(images)))
     body["quality"] = draw(st.sampled_from(rules.MODIFY_QUALITIES))
     optional = {"seed": SEEDS_OK, "webhook_id": st.just(WEBHOOK_ID)}
@@ -541,12 +577,13 @@ MODIFY_WIDE: dict[str, st.SearchStrategy[Any]] = {
         st.sampled_from(["", "   ", "a" * LONG, "a" * (LONG + 1), "é" * LONG]),
         st.lists(st.sampled_from(MODIFY_TOKENS_WIDE), max_size=4).map(" ".join),
     ),
-    "img_ids": st.lists(IMAGE_IDS, max_size=4),
+    "img_ids": st.lists(IMAGE_IDS, max_size=rules.MODIFY_MAX_IMAGES + 1),
     "mask_ids": st.lists(
         st.sampled_from([*WORLD.masks, *WORLD.job_masks, *WORLD.other_masks, "nope"]), max_size=4
     ),
     "mask_urls": st.lists(st.sampled_from(MASK_URLS), max_size=4),
     "keyframe_id": st.sampled_from([1, 2, 0, -1]),
+    "keyframe_ids": st.sampled_from([1, 2, 0, -1, [1], [2], [1, 2], [], [1.0], ["1"]]),
     "quality": st.sampled_from([*rules.QUALITIES, "4k"]),
     "seed": SEEDS,
     "webhook_id": WEBHOOKS,
@@ -584,6 +621,43 @@ def emulator_gap(body: dict[str, Any]) -> str | None:
     return None
 
 
+_MODIFY_REFS = re.compile(r"@(selection|img)(\d+)")
+
+
+def _dangling(body: dict[str, Any]) -> list[str]:
+    """The ``@selectionN`` / ``@imgN`` tokens of a modify prompt past the masks/images given."""
+    prompt = body.get("prompt")
+    if not isinstance(prompt, str):
+        return []
+    counts = {}
+    for kind, names in (("selection", ("mask_ids", "mask_urls")), ("img", ("img_ids",))):
+        lists = [body.get(n) for n in names if isinstance(body.get(n), list)]
+        counts[kind] = max((len(v) for v in lists), default=0)
+    return [m.group(0) for m in _MODIFY_REFS.finditer(prompt) if int(m.group(2)) >= counts[m[1]]]
+
+
+def deliberate_difference(body: dict[str, Any]) -> str | None:
+    """The one body the emulator accepts and the SDK refuses on purpose (reference 4.16).
+
+    A modify prompt referencing a mask or an image that was not given: the page says the
+    result "may not match your expectations" (so the emulator accepts it); the SDK refuses it
+    before sending, a documented safety rule of ``ModifyRequest``.
+    """
+    dangling = _dangling(body)
+    return f"SDK safety rule: dangling {', '.join(dangling)}" if dangling else None
+
+
+def _modify_wire(body: dict[str, Any]) -> dict[str, Any]:
+    """What the SDK sends for an accepted modify body: the keyframe under both names, an int."""
+    single, many = body.get("keyframe_id"), body.get("keyframe_ids")
+    frame = single if single is not None else many
+    if isinstance(frame, list):
+        (frame,) = frame
+    if frame is None:
+        return body
+    return {**body, "keyframe_id": frame, "keyframe_ids": frame}
+
+
 def _state_lookup(err: ApiError) -> bool:
     return any(err.code == code and text in err.message for code, text in STATE_LOOKUPS)
 
@@ -606,6 +680,8 @@ def cross_check(
     body: dict[str, Any],
     *,
     fills_seed: bool = False,
+    deliberate: Callable[[dict[str, Any]], str | None] | None = None,
+    wire: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> None:
     note(f"body: {_json(body)[:400]}")
     emulator_error = WORLD.validate(validator, body)
@@ -613,15 +689,25 @@ def cross_check(
     try:
         model = build(model_cls, **body)
     except RequestValidationError as exc:
-        gap = None if emulator_error else emulator_gap(body)
-        event("both refuse" if emulator_error else f"emulator gap: {gap}")
-        assert emulator_error is not None or gap, (
-            f"the SDK refuses a body the emulator accepts: {exc}"
-        )
         assert exc.field, "every SDK refusal names a field"
+        if emulator_error is not None:
+            event("both refuse")
+            return
+        reason = deliberate(body) if deliberate else None
+        if reason is not None:
+            event("deliberate difference: the SDK refuses a dangling reference")
+            assert exc.field == "prompt", f"{reason}, but the SDK named {exc.field}: {exc}"
+            # the reference is the SDK's only reason: without it, the body is accepted
+            build(model_cls, **{**body, "prompt": "make it snow"})
+            return
+        gap = emulator_gap(body)
+        event(f"emulator gap: {gap}")
+        assert gap, f"the SDK refuses a body the emulator accepts: {exc}"
         return
     sent = model.to_body()
     expected = _without_nulls(body)
+    if wire is not None:
+        expected = wire(expected)
     if fills_seed and "seed" not in expected:
         assert rules.SEED_MIN <= sent["seed"] <= rules.SEED_MAX
         expected["seed"] = sent["seed"]
@@ -669,7 +755,29 @@ def test_fusion_matches_emulator(body: dict[str, Any]) -> None:
 @SETTINGS
 @given(perturb(tame_modify(), MODIFY_WIDE))
 def test_modify_matches_emulator(body: dict[str, Any]) -> None:
-    cross_check(validate_modify, ModifyRequest, body)
+    cross_check(
+        validate_modify, ModifyRequest, body, deliberate=deliberate_difference, wire=_modify_wire
+    )
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"prompt": "@selection1 glows", "mask_ids": WORLD.masks[:1]},
+        {"prompt": "@selection0 glows"},
+        {"prompt": "add @img3", "img_ids": WORLD.images[:3]},
+        {"prompt": "@selection2 becomes @img0", "mask_urls": ["https://x/m.png"] * 2},
+    ],
+)
+def test_the_one_deliberate_difference(changes: dict[str, Any]) -> None:
+    """Named here: a dangling modify reference, accepted by the emulator (as the page allows),
+    refused by the SDK before sending (its safety rule), naming the prompt."""
+    body = {"video_media_id": WORLD.video, "quality": "540p", **changes}
+    assert WORLD.validate(validate_modify, body) is None
+    assert deliberate_difference(body) is not None
+    with pytest.raises(RequestValidationError) as info:
+        build(ModifyRequest, **body)
+    assert info.value.field == "prompt"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -682,6 +790,8 @@ SWAP = {"video_media_id": V, "keyframe_id": 1, "mask_id": M, "img_id": IMG, "qua
 
 TABLE: list[tuple[Callable[[Ctx], Any], type[RequestModel], dict[str, Any], str]] = [
     (validate_extend, ExtendRequest, {**EXT, "seed": 1}, BOTH),
+    # 4.7: no seed (as the official MCP client sends): both accept; the SDK adds a random one
+    (validate_extend, ExtendRequest, EXT, BOTH),
     (validate_extend, ExtendRequest, {**EXT, "seed": 1, "source_video_id": WORLD.job}, NEITHER),
     (validate_extend, ExtendRequest, {**EXT, "seed": 1, "motion_mode": "fast"}, NEITHER),
     (
@@ -821,7 +931,11 @@ def test_other_endpoints_match_emulator(
             build(model_cls, **body)
         return
     sent = build(model_cls, **body).to_body()
-    assert _json(sent) == _json(body)
+    expected = dict(body)
+    if model_cls is ExtendRequest and "seed" not in body:  # the SDK fills a random seed
+        assert rules.SEED_MIN <= sent["seed"] <= rules.SEED_MAX
+        expected["seed"] = sent["seed"]
+    assert _json(sent) == _json(expected)
 
 
 @pytest.mark.parametrize(

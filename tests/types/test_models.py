@@ -201,6 +201,7 @@ VALID: dict[str, tuple[type[RequestModel], dict[str, Any]]] = {
             "img_ids": [IMG, IMG2],
             "mask_ids": ["3847593904"],
             "keyframe_id": 1,
+            "keyframe_ids": 1,  # the SDK sends the keyframe under both names (4.16)
             "quality": "540p",
             "seed": 2_147_483_647,
             "webhook_id": 8,
@@ -214,6 +215,10 @@ VALID: dict[str, tuple[type[RequestModel], dict[str, Any]]] = {
             "mask_urls": ["https://a/1.png", "http://a/2.png", "HTTPS://A/3.PNG"],
             "quality": "360p",
         },
+    ),
+    "modify-images": (
+        ModifyRequest,
+        {"video_media_id": BIG, "prompt": "add @img8", "img_ids": [IMG] * 9, "quality": "720p"},
     ),
     "upscale": (UpscaleRequest, {"source_video_id": BIG, "webhook_id": 2}),
     "image-template": (ImageTemplateRequest, {"template_id": 400_002, "img_ids": [IMG, IMG2]}),
@@ -535,8 +540,15 @@ RULES: list[tuple[str, dict[str, Any], str, str]] = [
     ("modify", {"quality": "1080p"}, "quality", "for modify (1080p is not supported)"),
     ("modify", {"prompt": " "}, "prompt", "empty"),
     ("modify", {"prompt": "é" * 5001}, "prompt", "5000"),
-    ("modify", {"img_ids": []}, "img_ids", "1 to 3"),
-    ("modify", {"img_ids": [IMG, IMG2, IMG3, IMG4]}, "img_ids", "1 to 3"),
+    ("modify", {"img_ids": []}, "img_ids", "1 to 9"),
+    ("modify", {"img_ids": [IMG, IMG2, IMG3, IMG4]}, "img_ids", "with 1 mask(s)"),
+    ("modify-urls", {"img_ids": [IMG] * 10}, "img_ids", "1 to 9"),
+    (
+        "modify-urls",
+        {"mask_urls": ["https://a/1.png", "https://a/2.png"], "img_ids": [IMG] * 7},
+        "img_ids",
+        "at most 6",
+    ),
     ("modify", {"mask_ids": []}, "mask_ids", "1 to 3"),
     ("modify", {"mask_ids": ["1", "2", "3", "4"]}, "mask_ids", "1 to 3"),
     ("modify", {"mask_urls": ["https://a/m.png"]}, "mask_urls", "mutually exclusive"),
@@ -549,8 +561,14 @@ RULES: list[tuple[str, dict[str, Any], str, str]] = [
     ("modify", {"prompt": "@selection01 x"}, "prompt", "@selection01"),
     ("modify-urls", {"prompt": "@selection3"}, "prompt", "3 mask(s)"),
     ("modify", {"seed": 2**31}, "seed", "0 to"),
-    ("modify", {"keyframe_ids": 1}, "keyframe_ids", "keyframe_id"),
+    ("modify", {"keyframe_ids": 2}, "keyframe_ids", "differ"),
+    ("modify", {"keyframe_ids": [2]}, "keyframe_ids", "differ"),
+    ("modify", {"keyframe_ids": [1, 1]}, "keyframe_ids", "one-element list"),
+    ("modify", {"keyframe_ids": []}, "keyframe_ids", "one-element list"),
+    ("modify", {"keyframe_ids": ["1"]}, "keyframe_ids", "int"),
     ("modify", {"keyframe_id": [1]}, "keyframe_id", "int"),
+    # the SDK's safety rule on references holds for 9 images too
+    ("modify-urls", {"img_ids": [IMG] * 9, "prompt": "@img9 @selection2"}, "prompt", "@img9"),
     # image template (4.19)
     ("image-template", {"template_id": DROP}, "template_id", "required"),
     ("image-template", {"img_ids": DROP}, "img_ids", "required"),
@@ -599,6 +617,11 @@ ACCEPTED: list[tuple[str, dict[str, Any]]] = [
     # modify: unreferenced masks and images are fine; only exact token shapes count
     ("modify", {"prompt": "@ima0 @selection @imgx make it snow"}),
     ("modify", {"mask_ids": ["1", "2", "3"], "img_ids": [IMG, IMG2, IMG3]}),
+    # up to 3 images per selection (4.16): 9 with three masks, and 9 without masks
+    ("modify-urls", {"img_ids": [IMG, IMG2, IMG3] * 3}),
+    ("modify-images", {"img_ids": [IMG2] * 9}),
+    # the keyframe under the page examples' name, beside an equal keyframe_id
+    ("modify", {"keyframe_ids": 1}),
     ("modify-urls", {"keyframe_id": -3}),
     # multi-transition: the last item may send 0; 2 items allow 8 s
     (
@@ -631,10 +654,18 @@ def test_seed_is_always_sent(cls: type[RequestModel]) -> None:
     assert build(cls, **_with(body, {"seed": 0})).to_body()["seed"] == 0
 
 
-def test_modify_sends_one_keyframe_id() -> None:
-    sent = build(ModifyRequest, **VALID["modify"][1]).to_body()
-    assert sent["keyframe_id"] == 1
-    assert "keyframe_ids" not in sent
+@pytest.mark.parametrize(
+    "given",
+    [{"keyframe_id": 3}, {"keyframe_ids": 3}, {"keyframe_ids": [3]}, {"keyframe_ids": (3,)}],
+)
+def test_modify_sends_the_keyframe_under_both_names(given: dict[str, Any]) -> None:
+    body = _with(VALID["modify"][1], {"keyframe_id": DROP, "keyframe_ids": DROP, **given})
+    sent = build(ModifyRequest, **body).to_body()
+    assert (sent["keyframe_id"], sent["keyframe_ids"]) == (3, 3)
+    assert type(sent["keyframe_ids"]) is int  # as the page's examples send it
+    again = _with(VALID["modify"][1], {"keyframe_id": DROP, "keyframe_ids": DROP})
+    assert "keyframe_id" not in build(ModifyRequest, **again).to_body()
+    assert "keyframe_ids" not in build(ModifyRequest, **again).to_body()
 
 
 def test_legacy_lip_sync_switch_is_sent_as_tts_switch() -> None:
