@@ -86,7 +86,10 @@ REDIS_BACKOFF_MAX = 2.0  # seconds, reconnection backoff cap
 #: a waiter behind another of its process's re-checks only every this many ``recheck`` periods
 #: (it is woken when it becomes first; this is a safety net)
 REDIS_BEHIND_RECHECKS = 10
-REDIS_CLOSE_WAIT = 0.5  # seconds between cancellations of the background readers at close
+REDIS_CLOSE_WAIT = 0.5
+#: seconds added to two renewal periods during which nothing is granted after Redis came back
+#: empty (every live process re-registers its leases meanwhile)
+REDIS_RECOVERY_MARGIN = 0.5  # seconds between cancellations of the background readers at close
 REDIS_EVENTS_MAXLEN = 100_000  # webhook events kept in the shared stream (approximately)
 REDIS_GRANT_SAMPLES = 4096  # release-to-grant latencies kept for statistics
 #: seconds a webhook (id, status) stays in the shared duplicate memory (Redis)

@@ -33,7 +33,10 @@ prefix:
 
 When Redis goes away mid-run no new submit goes out (the limit is never exceeded on a local
 guess): waits keep waiting, running jobs keep being polled and webhook deliveries keep being
-handled locally, releases are queued, and everything reconnects with backoff;
+handled locally, releases are queued, and everything reconnects with backoff. A Redis that
+comes back empty (restarted without persistence; a brand-new one looks the same) grants
+nothing for two renewal periods, while every live process re-registers the leases of its
+running jobs, so the restart cannot double the fleet's slots;
 ``client.limiter.statistics().connected`` says so. At start an unreachable Redis raises
 :class:`CoordinationError` naming the URL with its password redacted.
 """
@@ -63,6 +66,7 @@ from ._constants import (
     REDIS_LEARN_TIMEOUT,
     REDIS_LEASE_SECONDS,
     REDIS_RECHECK_SECONDS,
+    REDIS_RECOVERY_MARGIN,
     REDIS_REFRESH_TIMEOUT,
     SLOT_RELEASE_SECONDS,
     SQUEEZE_PAUSE,
@@ -144,19 +148,28 @@ return ticket
 """
 )
 
-#: KEYS: slots, states, queue, alive, limit. ARGV: waiter, token, lease ms, fixed limit (0:
-#: auto), stall ms, probe interval ms, queue ttl ms.
+#: KEYS: slots, states, queue, alive, limit, epoch. ARGV: waiter, token, lease ms, fixed limit
+#: (0: auto), stall ms, probe interval ms, queue ttl ms, recovery ms.
 #: Returns {code, ms since the last release}: code 0 (granted), 1 (granted as a probe),
 #: -1 (wait), -2 (not queued: enqueue again).
+#: A store without the epoch marker is new or came back empty (a restart without
+#: persistence): the leases of jobs still running return with their holders' next renewal, so
+#: nothing is granted for ``recovery ms`` (more than a renewal period).
 _ACQUIRE = (
     _NOW
     + _PURGE
     + """
 if not redis.call('ZSCORE', KEYS[3], ARGV[1]) then return {-2, -1} end
 redis.call('ZADD', KEYS[4], now + tonumber(ARGV[7]), ARGV[1])
+if redis.call('EXISTS', KEYS[6]) == 0 then
+  redis.call('SET', KEYS[6], '1')
+  redis.call('HSET', KEYS[5], 'recovering_until', now + tonumber(ARGV[8]))
+  return {-1, -1}
+end
 local state = redis.call('HMGET', KEYS[5], 'learned', 'estimate', 'last_probe',
-                         'squeezed_until', 'paused_until')
-if tonumber(state[4] or 0) > now or tonumber(state[5] or 0) > now then return {-1, -1} end
+                         'squeezed_until', 'paused_until', 'recovering_until')
+if tonumber(state[4] or 0) > now or tonumber(state[5] or 0) > now
+   or tonumber(state[6] or 0) > now then return {-1, -1} end
 local held = redis.call('ZCARD', KEYS[1])
 local fixed = tonumber(ARGV[4])
 local allowed
@@ -347,6 +360,7 @@ class RedisCoordinator:
         self._release_ready = asyncio.Event()
         self._start_lock = asyncio.Lock()
         self._answers: set[asyncio.Task[None]] = set()
+        self._renew_now = asyncio.Event()
         self.round_trips = 0
         self._scripts: dict[str, Any] = {}
 
@@ -456,6 +470,7 @@ class RedisCoordinator:
         if not self.connected:
             logger.info("Redis at %s is reachable again", self.where)
             self.connected = True
+            self._renew_now.set()  # re-register our leases at once (a restart lost them)
             self.wake()
 
     def wake(self) -> None:
@@ -523,7 +538,9 @@ class RedisCoordinator:
         a Redis restart, which forgot them)."""
         every = min(self.lease / 3, self.recheck)
         while not self._closed:
-            await asyncio.sleep(every)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._renew_now.wait(), every)
+            self._renew_now.clear()
             try:
                 if self._held:
                     args: list[Any] = [int(self.lease * 1000)]
@@ -680,6 +697,12 @@ def _queue_ttl(coordinator: RedisCoordinator) -> float:
     return max(3 * coordinator.recheck, 2 * min(coordinator.lease / 3, coordinator.recheck))
 
 
+def _recovery(coordinator: RedisCoordinator) -> float:
+    """Seconds no slot is granted after Redis came back empty: every live process renews (and
+    so re-registers) its leases within one renewal period; twice that, plus a round trip."""
+    return 2 * min(coordinator.lease / 3, coordinator.recheck) + REDIS_RECOVERY_MARGIN
+
+
 class _Backoff:
     """Reconnection delays: exponential with full jitter, capped."""
 
@@ -798,7 +821,7 @@ class RedisLimiter:
                     if self._first() == waiter:
                         code, gap = await c.call(
                             "acquire",
-                            self._keys()[:5],
+                            [*self._keys()[:5], c.key("epoch")],
                             [
                                 waiter,
                                 token,
@@ -807,6 +830,7 @@ class RedisLimiter:
                                 int(self.stall_after * 1000),
                                 int(self.probe_interval * 1000),
                                 int(_queue_ttl(c) * 1000),
+                                int(_recovery(c) * 1000),
                             ],
                         )
                         if int(code) == -2:
