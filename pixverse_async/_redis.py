@@ -34,9 +34,9 @@ prefix:
 When Redis goes away mid-run no new submit goes out (the limit is never exceeded on a local
 guess): waits keep waiting, running jobs keep being polled and webhook deliveries keep being
 handled locally, releases are queued, and everything reconnects with backoff. A Redis that
-comes back empty (restarted without persistence; a brand-new one looks the same) grants
-nothing for two renewal periods, while every live process re-registers the leases of its
-running jobs, so the restart cannot double the fleet's slots;
+comes back empty (restarted without persistence) grants nothing until two renewal periods
+after it started, while every live process re-registers the leases of its running jobs, so the
+restart cannot double the fleet's slots (a server already up for longer grants at once);
 ``client.limiter.statistics().connected`` says so. At start an unreachable Redis raises
 :class:`CoordinationError` naming the URL with its password redacted.
 """
@@ -154,7 +154,8 @@ return ticket
 #: -1 (wait), -2 (not queued: enqueue again).
 #: A store without the epoch marker is new or came back empty (a restart without
 #: persistence): the leases of jobs still running return with their holders' next renewal, so
-#: nothing is granted for ``recovery ms`` (more than a renewal period).
+#: nothing is granted until ``recovery ms`` (more than a renewal period) after the server
+#: started. A server up for longer than that grants at once.
 _ACQUIRE = (
     _NOW
     + _PURGE
@@ -163,8 +164,14 @@ if not redis.call('ZSCORE', KEYS[3], ARGV[1]) then return {-2, -1} end
 redis.call('ZADD', KEYS[4], now + tonumber(ARGV[7]), ARGV[1])
 if redis.call('EXISTS', KEYS[6]) == 0 then
   redis.call('SET', KEYS[6], '1')
-  redis.call('HSET', KEYS[5], 'recovering_until', now + tonumber(ARGV[8]))
-  return {-1, -1}
+  -- leases are lost only when the server (re)starts, and every live process re-registers
+  -- its leases within one renewal period of that: wait out what is left of the window
+  local up = tonumber(string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)'))
+  local until_ms = now - (up or 0) * 1000 + tonumber(ARGV[8])
+  if until_ms > now then
+    redis.call('HSET', KEYS[5], 'recovering_until', until_ms)
+    return {-1, -1}
+  end
 end
 local state = redis.call('HMGET', KEYS[5], 'learned', 'estimate', 'last_probe',
                          'squeezed_until', 'paused_until', 'recovering_until')
