@@ -769,7 +769,6 @@ class RedisLimiter:
         self.stall_after = stall_after
         self.slot_release = slot_release
         self._refresh: Refresh | None = None
-        self._waiting: list[str] = []  # our waiters in arrival order
         #: our queued waiters by fleet ticket: only the one with the lowest ticket asks Redis
         #: (the others are behind it anyway), so a wake-up costs one round trip per process
         self._tickets: dict[str, int] = {}
@@ -809,7 +808,6 @@ class RedisLimiter:
         waiter = f"{c.id}:{uuid.uuid4().hex[:12]}"
         token = f"{c.id}:{uuid.uuid4().hex[:12]}"
         woken = self._events[waiter] = asyncio.Event()
-        self._waiting.append(waiter)
         c.place(waiter, True)
         backoff = _Backoff()
         queued = False
@@ -888,8 +886,6 @@ class RedisLimiter:
         return order[0][1] if order else None
 
     def _forget(self, waiter: str) -> None:
-        with contextlib.suppress(ValueError):
-            self._waiting.remove(waiter)
         self._events.pop(waiter, None)
         was_first = self._first() == waiter
         self._tickets.pop(waiter, None)
@@ -1016,7 +1012,7 @@ class RedisLimiter:
             max_running=int(state.get("max_running") or 0),
             shared=True,
             local_in_flight=len(self._c._held),
-            local_waiting=len(self._waiting),
+            local_waiting=len(self._events),
             connected=self._c.connected,
         )
 
