@@ -214,11 +214,6 @@ def _coerce(index: int, raw: BatchItem | Mapping[str, Any]) -> BatchItem:
     )
 
 
-def _resolve_kind(item: BatchItem) -> tuple[str, Endpoint, dict[str, Any]]:
-    endpoint, params = endpoint_for(item.kind, item.params)
-    return endpoint.kind, endpoint, params
-
-
 def _is_path(value: Any) -> bool:
     return isinstance(value, (str, os.PathLike))
 
@@ -462,7 +457,7 @@ class Batch:
                 if key in seen:
                     raise RequestValidationError(f"duplicate key {key!r}", field="key")
                 seen.add(key)
-                _, spec, params = _resolve_kind(item)
+                spec, params = endpoint_for(item.kind, item.params)
                 self._check_files(params)
                 build(spec.model, **_placeholders(params))
             except RequestValidationError as err:
@@ -475,10 +470,10 @@ class Batch:
         assert self.journal is not None
         for index, raw in enumerate(items):
             item = _coerce(index, raw)
-            kind, _, params = _resolve_kind(item)
+            spec, params = endpoint_for(item.kind, item.params)
             key = item.key or str(index)
             record = await self.journal.get(key)
-            if record is not None and record.request_hash != request_hash(kind, params):
+            if record is not None and record.request_hash != request_hash(spec.kind, params):
                 raise JournalMismatchError(
                     f"item {key!r} differs from the one in journal {self.journal.path}: this "
                     "journal belongs to other input; use a new journal path, or the original input"
@@ -509,13 +504,13 @@ class Batch:
     async def _process(self, index: int, raw: BatchItem | Mapping[str, Any]) -> ItemOutcome:
         try:
             item = _coerce(index, raw)
-            kind, spec, params = _resolve_kind(item)
+            spec, params = endpoint_for(item.kind, item.params)
         except RequestValidationError as err:
             kind = str(getattr(raw, "kind", "?"))
             work = _Work(index, str(index), kind, endpoint_for("modify", {})[0], {})
             self._emit("failed", work, detail=str(err))
             return self._outcome(work, error=err)
-        work = _Work(index, item.key or str(index), kind, spec, params)
+        work = _Work(index, item.key or str(index), spec.kind, spec, params)
         try:
             return await self._run_item(work)
         except JournalError:
