@@ -9,20 +9,36 @@ or only warns (the SDK accepts the wider set where the reference is uncertain).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 # ---------------------------------------------------------------------------
-# Enums (section 8.3)
+# Enums (section 8.3). The ``Literal`` aliases type the ``client.video`` arguments (an editor
+# offers the values); each tuple below is derived from its alias, so the two cannot differ.
 
-QUALITIES: tuple[str, ...] = ("360p", "540p", "720p", "1080p")
-QUALITY_HEIGHT: dict[str, int] = {"360p": 360, "540p": 540, "720p": 720, "1080p": 1080}
-MOTION_MODES: tuple[str, ...] = ("normal", "fast")
-#: ``day`` is the guides' spelling of ``clay``; both are accepted.
-STYLES: tuple[str, ...] = ("anime", "3d_animation", "clay", "day", "comic", "cyberpunk")
-THINKING_TYPES: tuple[str, ...] = ("enabled", "disabled", "auto")
-REFERENCE_TYPES: tuple[str, ...] = ("subject", "background")
-BASE_ASPECT_RATIOS: tuple[str, ...] = ("16:9", "4:3", "1:1", "3:4", "9:16")
-WIDE_ASPECT_RATIOS: tuple[str, ...] = (*BASE_ASPECT_RATIOS, "2:3", "3:2", "21:9")
-CAMERA_MOVEMENTS: tuple[str, ...] = (
+#: a model id (8.1)
+Model = Literal["v3.5", "v4", "v4.5", "v5", "v5.5", "v5.6", "v6", "c1"]
+#: the models of multi-transition (4.5)
+MultiTransitionModel = Literal["v3.5", "v4", "v4.5", "v5"]
+#: the models of fusion (4.6)
+FusionModel = Literal["v4.5", "v5", "v5.5", "v5.6", "v6", "c1"]
+#: ``quality`` (8.3); mimic takes all four too (Project decision 10)
+Quality = Literal["360p", "540p", "720p", "1080p"]
+#: ``quality`` of modify (4.16): no 1080p
+ModifyQuality = Literal["360p", "540p", "720p"]
+#: ``quality`` of swap (4.14): no 1080p
+SwapQuality = Literal["360p", "540p", "720p"]
+#: ``aspect_ratio`` (4.1): the first five on every model, the last three on v6 and c1 only (8.2)
+AspectRatio = Literal["16:9", "4:3", "1:1", "3:4", "9:16", "2:3", "3:2", "21:9"]
+#: ``motion_mode`` (8.3); ``fast`` on v3.5, v4 and v4.5 only (8.2)
+MotionMode = Literal["normal", "fast"]
+#: ``style`` (8.3); ``day`` is the guides' spelling of ``clay``
+Style = Literal["anime", "3d_animation", "clay", "day", "comic", "cyberpunk"]
+#: ``thinking_type`` (4.1, 8.3); leaving it out means ``auto``
+ThinkingType = Literal["enabled", "disabled", "auto"]
+#: ``image_references[].type`` of fusion (4.6, 8.3)
+ReferenceType = Literal["subject", "background"]
+#: ``camera_movement`` (8.4); v4 and v4.5 only (8.2)
+CameraMovement = Literal[
     "horizontal_left",
     "horizontal_right",
     "vertical_up",
@@ -45,7 +61,19 @@ CAMERA_MOVEMENTS: tuple[str, ...] = (
     "fix_bg",
     "auto_camera",
     "default",
-)
+]
+
+
+QUALITIES: tuple[str, ...] = get_args(Quality)
+QUALITY_HEIGHT: dict[str, int] = {"360p": 360, "540p": 540, "720p": 720, "1080p": 1080}
+MOTION_MODES: tuple[str, ...] = get_args(MotionMode)
+#: ``day`` is the guides' spelling of ``clay``; both are accepted.
+STYLES: tuple[str, ...] = get_args(Style)
+THINKING_TYPES: tuple[str, ...] = get_args(ThinkingType)
+REFERENCE_TYPES: tuple[str, ...] = get_args(ReferenceType)
+BASE_ASPECT_RATIOS: tuple[str, ...] = ("16:9", "4:3", "1:1", "3:4", "9:16")
+WIDE_ASPECT_RATIOS: tuple[str, ...] = get_args(AspectRatio)
+CAMERA_MOVEMENTS: tuple[str, ...] = get_args(CameraMovement)
 SEED_MIN = 0
 SEED_MAX = 2_147_483_647
 
@@ -105,8 +133,8 @@ MODELS: dict[str, ModelRules] = {
     )
 }
 MODEL_IDS: tuple[str, ...] = tuple(MODELS)
-MULTI_TRANSITION_MODELS: tuple[str, ...] = ("v3.5", "v4", "v4.5", "v5")
-FUSION_MODELS: tuple[str, ...] = ("v4.5", "v5", "v5.5", "v5.6", "v6", "c1")
+MULTI_TRANSITION_MODELS: tuple[str, ...] = get_args(MultiTransitionModel)
+FUSION_MODELS: tuple[str, ...] = get_args(FusionModel)
 FUSION_AUDIO_MODELS: tuple[str, ...] = ("v5.6", "v6", "c1")
 #: the reference list; the SDK allows any model id on extend (section 4.7)
 EXTEND_MODELS: tuple[str, ...] = ("v3.5", "v4", "v4.5", "v5", "v5.5", "v6")
@@ -122,14 +150,14 @@ MULTI_TRANSITION_ITEM_MAX_MANY = 5  # when there are 3 or more items
 MULTI_TRANSITION_TOTAL_MAX = 30
 
 # modify (section 4.16)
-MODIFY_QUALITIES: tuple[str, ...] = ("360p", "540p", "720p")
+MODIFY_QUALITIES: tuple[str, ...] = get_args(ModifyQuality)
 #: ``mask_ids`` / ``mask_urls``: 1-3 selection areas ("Multi mode: up to 3 selection areas")
 MODIFY_MAX_LIST = 3
 #: "... up to 3 images for each subject" (the page; an older cap of 3 in all was a misreading)
 MODIFY_IMAGES_PER_SELECTION = 3
 #: the most ``img_ids`` any modify request takes: 3 selections x 3 images
 MODIFY_MAX_IMAGES = MODIFY_MAX_LIST * MODIFY_IMAGES_PER_SELECTION
-SWAP_QUALITIES: tuple[str, ...] = ("360p", "540p", "720p")
+SWAP_QUALITIES: tuple[str, ...] = get_args(SwapQuality)
 #: the emulator follows the Mimic guide; the SDK also accepts 1080p (decision 10)
 MIMIC_QUALITIES: tuple[str, ...] = ("360p", "540p", "720p")
 MASK_FPS = 24

@@ -12,11 +12,28 @@ from __future__ import annotations
 
 import enum
 import re
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, TypedDict
 
 from pydantic import AfterValidator, AliasChoices, BeforeValidator, Field, model_validator
 
 from .. import _rules as rules
+
+# the Literal types of the enum arguments (``client.video`` takes them, so an editor offers the
+# values) live beside the rules they type, whose tuples derive from them
+from .._rules import (
+    AspectRatio,
+    CameraMovement,
+    FusionModel,
+    Model,
+    ModifyQuality,
+    MotionMode,
+    MultiTransitionModel,
+    Quality,
+    ReferenceType,
+    Style,
+    SwapQuality,
+    ThinkingType,
+)
 from ._base import (
     ID_MAX,
     ID_MIN,
@@ -75,62 +92,6 @@ __all__ = [
     "VideoJobCreated",
     "VideoResult",
     "VideoStatus",
-]
-
-# ---------------------------------------------------------------------------
-# Literal types of the enum arguments (reference sections 4 and 8)
-#
-# For type checkers and IDEs: the ``client.video`` methods take these, so an editor offers the
-# values. Each lists exactly the values of its tuple in ``_rules`` (tests/types/test_literals.py
-# keeps them equal). At runtime the request models below check the same sets and report a
-# wrong value as a RequestValidationError naming the field and the allowed values.
-
-#: a model id (8.1)
-Model = Literal["v3.5", "v4", "v4.5", "v5", "v5.5", "v5.6", "v6", "c1"]
-#: the models of multi-transition (4.5)
-MultiTransitionModel = Literal["v3.5", "v4", "v4.5", "v5"]
-#: the models of fusion (4.6)
-FusionModel = Literal["v4.5", "v5", "v5.5", "v5.6", "v6", "c1"]
-#: ``quality`` (8.3); mimic takes all four too (Project decision 10)
-Quality = Literal["360p", "540p", "720p", "1080p"]
-#: ``quality`` of modify (4.16): no 1080p
-ModifyQuality = Literal["360p", "540p", "720p"]
-#: ``quality`` of swap (4.14): no 1080p
-SwapQuality = Literal["360p", "540p", "720p"]
-#: ``aspect_ratio`` (4.1): the first five on every model, the last three on v6 and c1 only (8.2)
-AspectRatio = Literal["16:9", "4:3", "1:1", "3:4", "9:16", "2:3", "3:2", "21:9"]
-#: ``motion_mode`` (8.3); ``fast`` on v3.5, v4 and v4.5 only (8.2)
-MotionMode = Literal["normal", "fast"]
-#: ``style`` (8.3); ``day`` is the guides' spelling of ``clay``
-Style = Literal["anime", "3d_animation", "clay", "day", "comic", "cyberpunk"]
-#: ``thinking_type`` (4.1, 8.3); leaving it out means ``auto``
-ThinkingType = Literal["enabled", "disabled", "auto"]
-#: ``image_references[].type`` of fusion (4.6, 8.3)
-ReferenceType = Literal["subject", "background"]
-#: ``camera_movement`` (8.4); v4 and v4.5 only (8.2)
-CameraMovement = Literal[
-    "horizontal_left",
-    "horizontal_right",
-    "vertical_up",
-    "vertical_down",
-    "zoom_in",
-    "zoom_out",
-    "crane_up",
-    "quickly_zoom_in",
-    "quickly_zoom_out",
-    "smooth_zoom_in",
-    "camera_rotation",
-    "robo_arm",
-    "super_dolly_out",
-    "whip_pan",
-    "hitchcock",
-    "left_follow",
-    "right_follow",
-    "pan_left",
-    "pan_right",
-    "fix_bg",
-    "auto_camera",
-    "default",
 ]
 
 
