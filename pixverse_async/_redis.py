@@ -52,7 +52,7 @@ import random
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -500,6 +500,15 @@ class RedisCoordinator:
         self._releases.append(("release", token))
         self._release_ready.set()
 
+    def release_again(self, tokens: Iterable[str]) -> None:
+        """Queue another release of tokens given back while a renewal or an acceptance of them
+        was in the air: that call may have reached Redis after the release and re-created the
+        lease (a release of a missing lease changes nothing)."""
+        for token in tokens:
+            if token not in self._held:
+                self._releases.append(("release", token))
+                self._release_ready.set()
+
     def queue_leave(self, waiter: str) -> None:
         """Leave the queue (a cancelled wait) as soon as Redis answers."""
         self._places.discard(waiter)
@@ -550,10 +559,12 @@ class RedisCoordinator:
             self._renew_now.clear()
             try:
                 if self._held:
+                    renewed = list(self._held.items())
                     args: list[Any] = [int(self.lease * 1000)]
-                    for token, state in list(self._held.items()):
+                    for token, state in renewed:
                         args += [token, state]
                     await self.call("renew", [self.key("slots"), self.key("states")], args)
+                    self.release_again(token for token, _ in renewed)
                 if self._places:
                     await self.call(
                         "keep",
@@ -909,6 +920,7 @@ class RedisLimiter:
                 self._c.release_keys(),
                 [slot.token, int(self._c.lease * 1000), 0 if self._fixed else 1],
             )
+        self._c.release_again([slot.token])  # the job may have ended during the call
         if slot.probe and self._fixed == 0:
             await self._learn(slot, rejected=False)
 
