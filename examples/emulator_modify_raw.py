@@ -3,7 +3,7 @@
 Starts an emulator in-process, uploads a generated 6 s clip, asks for its masks, swaps the
 person for an uploaded image, polls until done and downloads the result.
 
-    python examples/emulator_modify_raw.py
+    python3 examples/emulator_modify_raw.py
 """
 
 from __future__ import annotations

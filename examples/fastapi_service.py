@@ -11,6 +11,11 @@ deliveries); without one, they are polled.
   "credits"}``.
 - ``GET /jobs/{video_id}``: the job's status and URL.
 
+Errors answer with the HTTP status their type means (:func:`http_error`): 422 for bad input
+(a non-positive id is refused before anything is sent), 404 for a video that does not exist,
+402 when the account is out of credits, 503 when PixVerse is busy, 504 on a timeout, and 502
+only for a failure of PixVerse or of this service's own set-up (a refused API key).
+
 Configuration (environment): ``PIXVERSE_API_KEY``, ``PIXVERSE_BASE_URL``,
 ``PIXVERSE_WEBHOOK_SECRET`` (optional), and for this example ``REMIX_POLL_INTERVAL`` (seconds,
 default 4; 0.05 suits the emulator) and ``REMIX_TIMEOUT`` (seconds a request waits, default 900).
@@ -32,17 +37,23 @@ from __future__ import annotations
 import os
 from typing import Annotated, Any
 
-from fastapi import FastAPI, File, Form, HTTPException, UploadFile
+from fastapi import FastAPI, File, Form, HTTPException, Path, UploadFile
 
 from pixverse_async import (
+    APITimeoutError,
     AsyncPixVerse,
+    ConcurrencyLimitError,
     InsufficientCreditsError,
+    InvalidRequestError,
     JobError,
     JobTimeoutError,
+    ModerationError,
     NotFoundError,
     PixVerseError,
     PollPolicy,
+    RateLimitError,
     RequestValidationError,
+    ServerBusyError,
 )
 from pixverse_async.fastapi import PixVerseClient, pixverse_lifespan, webhook_router
 from pixverse_async.types import ModifyQuality, VideoStatus
@@ -60,13 +71,38 @@ def make_client() -> AsyncPixVerse:
 app = FastAPI(title="remix service", lifespan=pixverse_lifespan(make_client))
 app.include_router(webhook_router())
 
+#: an error's type -> the HTTP status it answers with; the first match wins (subclasses first)
+STATUS_BY_ERROR: tuple[tuple[type[PixVerseError], int], ...] = (
+    (JobTimeoutError, 504),  # still generating: the caller can come back to GET /jobs/{id}
+    (JobError, 422),  # the job failed or its output was moderated (credits refunded)
+    (RequestValidationError, 422),  # refused before anything was sent or charged
+    (InvalidRequestError, 422),  # PixVerse refused the input
+    (ModerationError, 422),
+    (NotFoundError, 404),
+    (InsufficientCreditsError, 402),
+    (RateLimitError, 503),
+    (ConcurrencyLimitError, 503),
+    (ServerBusyError, 503),
+    (APITimeoutError, 504),
+)
+
+
+def http_error(exc: PixVerseError) -> HTTPException:
+    """The HTTP answer for an SDK error, by the error's type.
+
+    Anything not listed in :data:`STATUS_BY_ERROR` (PixVerse unreachable or failing, a refused
+    API key or permission: not the caller's doing) is a 502.
+    """
+    status = next((code for kind, code in STATUS_BY_ERROR if isinstance(exc, kind)), 502)
+    return HTTPException(status, str(exc))
+
 
 @app.post("/remix")
 async def remix(
     client: PixVerseClient,
     prompt: Annotated[str, Form()],
     video: Annotated[UploadFile | None, File()] = None,
-    video_id: Annotated[int | None, Form()] = None,
+    video_id: Annotated[int | None, Form(gt=0)] = None,
     quality: Annotated[ModifyQuality, Form()] = "540p",
 ) -> dict[str, Any]:
     if (video is None) == (video_id is None):
@@ -79,31 +115,46 @@ async def remix(
         job = await client.video.modify(
             prompt=prompt, quality=quality, source_video_id=video_id, video_media_id=media_id
         )
-    except RequestValidationError as exc:  # nothing was sent or charged
-        raise HTTPException(422, str(exc)) from None
-    except InsufficientCreditsError as exc:
-        raise HTTPException(402, str(exc)) from None
-    except NotFoundError as exc:
-        raise HTTPException(404, str(exc)) from None
+    except InvalidRequestError as exc:
+        # an unknown source_video_id is "invalid parameter" (400017) too: look the video up
+        missing = await missing_video(client, video_id) if video_id is not None else None
+        raise (missing or http_error(exc)) from None
     except PixVerseError as exc:
-        raise HTTPException(502, str(exc)) from None
+        raise http_error(exc) from None
     try:
         result = await job.wait(timeout=TIMEOUT)
-    except JobTimeoutError:  # still generating: the caller can come back to GET /jobs/{id}
+    except JobTimeoutError:
         raise HTTPException(504, f"video {job.id} is still generating") from None
-    except JobError as exc:  # failed or moderated (credits refunded)
-        raise HTTPException(422, str(exc)) from None
+    except PixVerseError as exc:
+        raise http_error(exc) from None
     return {"video_id": job.id, "status": "succeeded", "url": result.url, "credits": job.credits}
 
 
+async def missing_video(client: AsyncPixVerse, video_id: int) -> HTTPException | None:
+    """A 404 when ``video_id`` names no video of this account (else ``None``).
+
+    PixVerse answers an edit of an unknown ``source_video_id`` with ErrCode 400017 (invalid
+    parameter), as it does for other bad input; a status look-up (free) tells them apart.
+    """
+    try:
+        await client.video.result(video_id)
+    except NotFoundError:
+        return HTTPException(404, f"no video {video_id}")
+    except PixVerseError:
+        return None  # cannot tell: the caller answers for the original error
+    return None
+
+
 @app.get("/jobs/{video_id}")
-async def job_status(video_id: int, client: PixVerseClient) -> dict[str, Any]:
+async def job_status(
+    video_id: Annotated[int, Path(gt=0)], client: PixVerseClient
+) -> dict[str, Any]:
     try:
         result = await client.video.result(video_id)
     except NotFoundError:
         raise HTTPException(404, f"no video {video_id}") from None
     except PixVerseError as exc:
-        raise HTTPException(502, str(exc)) from None
+        raise http_error(exc) from None
     status = VideoStatus.of(result.status)
     return {
         "video_id": result.id,

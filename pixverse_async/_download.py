@@ -2,6 +2,14 @@
 
 Complete means the transport's ``Content-Length`` check passed; the result's ``size`` (unit
 undocumented, reference 4.18) is only compared for a DEBUG log, never a reason to fail.
+
+A downloaded file gets the permissions of any file the user's programs create: ``0o666``
+masked by the process's umask (0644 under the usual 022), not the 0600 that
+``tempfile.mkstemp`` gives its temporary files (issue 12). The temporary file is created with
+``os.open(..., O_CREAT | O_EXCL, 0o666)``, so the kernel applies the umask (and a folder's
+default ACL) at creation. The umask is never read: ``os.umask`` can only be read by setting
+it, which races with every other thread creating files, and ``/proc/self/status`` exists on
+Linux only.
 """
 
 from __future__ import annotations
@@ -9,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import tempfile
+import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,6 +26,14 @@ import anyio
 from ._transport import Transport
 
 logger = logging.getLogger("pixverse_async")
+
+#: mode a downloaded file is created with, before the umask (as ``open(path, "w")`` does)
+_FILE_MODE = 0o666
+#: random bytes in a temporary file's name; names to try before giving up
+_TEMP_NAME_BYTES = 8
+_TEMP_NAME_ATTEMPTS = 100
+#: create a new file, never open one (nor follow a symlink) that is already there
+_TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 
 
 async def download_to(
@@ -36,7 +52,8 @@ async def download_to(
     documented nowhere (reference 4.18; the webhook example shows ``10.5``), so a byte count
     that differs from it is logged at DEBUG on the ``pixverse_async`` logger and never fails
     the download. On any failure or cancellation the temporary file is removed and ``path`` is
-    left as it was.
+    left as it was. The file's permissions are ``0o666`` less the process's umask (0644 under
+    the usual 022), as for any file the user's programs create.
 
     Args:
         transport: the client's transport.
@@ -88,13 +105,23 @@ async def download_to(
 
 
 def _temp_beside(path: Path, overwrite: bool) -> Path:
-    """Create an empty temporary file in ``path``'s folder (made if missing)."""
+    """Create an empty temporary file in ``path``'s folder (made if missing).
+
+    Like ``tempfile.mkstemp`` (a new random name, ``O_EXCL``) but with mode ``0o666`` masked by
+    the umask, which the file keeps when it is renamed to ``path``.
+    """
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    return Path(name)
+    for _ in range(_TEMP_NAME_ATTEMPTS):
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(_TEMP_NAME_BYTES)}.part")
+        try:
+            fd = os.open(tmp, _TEMP_FLAGS, _FILE_MODE)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return tmp
+    raise FileExistsError(f"could not create a temporary file beside {path}")
 
 
 def _discard(tmp: Path) -> None:
