@@ -9,11 +9,15 @@ every job lasting exactly d seconds (default 0.5): no schedule can beat ``ceil(N
 (c) a naive baseline written with plain aiohttp: ``asyncio.gather`` over all N jobs, an
     ``asyncio.Semaphore(L)`` around the submit only (a 500044 is retried inside it after
     ``asyncio.sleep(interval)`` with a fresh trace id), then each job sleeps ``interval`` and
-    GETs its status until terminal.
+    GETs its status until terminal;
+(d) the per-job poll loop, plain aiohttp: the same, but the semaphore is held from the submit
+    until the job is seen to end (it never draws a 500044).
 
-All three poll at the same interval (default 0.1 s, jitter 0), and the SDK's status requests
-are not rate-capped (``max_rps=None``). Also printed per contender: status polls per job and
-the 500044 answers (count and share of submit POSTs), as counted by the emulator.
+All poll at the same interval (default 0.1 s). The SDK runs with its default ``PollPolicy``
+but for the interval (jitter 0.1, 16 polls in flight, no fixed rate: the adaptive poll
+budget), as a user gets it; the baselines poll without jitter. Also printed per contender:
+status polls per job and the 500044 answers (count and share of submit POSTs), and the HTTP
+429 answers when ``--rate-limit`` makes the emulator refuse requests above a rate.
 Targets: (a) >= 0.95 and (b) >= 0.90, both ahead of (c).
 
 Every contender gets a fresh emulator (same configuration and seed) on 127.0.0.1, port 0, in
@@ -32,7 +36,8 @@ in time (``--budget`` times the ideal makespan, plus 20 s); a default run takes 
 ``--quick`` ~15 s.
 
 Usage: ``python benchmarks/bench_batch.py [--jobs 500] [--limit 8] [--duration 0.5]
-[--interval 0.1] [--quick] [--emulator process|inprocess]``.
+[--interval 0.1] [--quick] [--emulator process|inprocess] [--only a --only d ...]
+[--max-rps R] [--rate-limit R]``. ``bench_budget.py`` runs it at scale and rate-limited.
 """
 
 from __future__ import annotations
@@ -53,13 +58,14 @@ import aiohttp
 from _common import server_process
 
 from pixverse_async import AsyncPixVerse, BatchItem, PollPolicy
-from pixverse_async.emulator import AccountConfig, Emulator, EmulatorConfig, Fixed
+from pixverse_async.emulator import AccountConfig, Emulator, EmulatorConfig, FaultPlan, Fixed
 
 KEY = "pv-bench-batch-key-0001"
 SEED = 7
 T2V_PATH = "/video/text/generate"
 TERMINAL = {1, 6, 7, 8}
 BUSY = 500044
+THROTTLED = 500069  # the body of an HTTP 429 (the baselines wait an interval and retry)
 
 
 def job_body(i: int) -> dict[str, Any]:
@@ -98,6 +104,8 @@ async def emulator_process(args: argparse.Namespace) -> AsyncIterator[tuple[str,
         "--seed",
         str(SEED),
     ]
+    if args.rate_limit:
+        cmd += ["--rate-limit", str(args.rate_limit)]
     async with server_process(cmd, "listening on") as (base, _):
         stats_url = base.replace("/openapi/v2", "/_emulator/stats")
 
@@ -117,6 +125,8 @@ async def emulator_inprocess(args: argparse.Namespace) -> AsyncIterator[tuple[st
         seed=SEED,
     )
     async with Emulator(config) as emu:
+        if args.rate_limit:
+            emu.set_faults(FaultPlan(rate_limit_rps=args.rate_limit))
 
         async def stats() -> dict[str, Any]:
             return emu.stats()
@@ -137,21 +147,17 @@ class Run:
 
 async def sdk_batch(base: str, args: argparse.Namespace, limit: int | Literal["auto"]) -> Run:
     """(a) / (b): the SDK's batch engine with a fixed or learned slot limit."""
-    poll = PollPolicy(
-        interval=args.interval,
-        jitter=0.0,
-        max_rps=None,
-        max_concurrency=max(16, 2 * args.limit),
-    )
+    poll = PollPolicy(interval=args.interval, max_rps=args.max_rps)  # else the defaults
     items = [BatchItem("text_to_video", job_body(i), key=f"job-{i}") for i in range(args.jobs)]
     async with AsyncPixVerse(KEY, base_url=base, poll=poll, max_concurrency=limit) as client:
-        started = time.monotonic()
+        started, cpu = time.monotonic(), time.process_time()
         outcomes = await client.run_batch(items)
-        wall = time.monotonic() - started
+        wall, cpu = time.monotonic() - started, time.process_time() - cpu
         limiter = client.limiter
         assert limiter is not None
         stats = limiter.statistics()
-        learned = client.poll_statistics().first_poll.get("text_to_video")
+        polls = client.poll_statistics()
+        learned = polls.first_poll.get("text_to_video")
     bad = [o for o in outcomes if not o.ok]
     if bad:
         print(f"  {len(bad)} item(s) failed, first: {bad[0].error!r}", file=sys.stderr)
@@ -163,12 +169,22 @@ async def sdk_batch(base: str, args: argparse.Namespace, limit: int | Literal["a
             "client_500044": stats.rejected_500044,
             "limit_seen": stats.limit,
             "learned_first_poll_s": None if learned is None else round(learned, 4),
+            "client_cpu_share": round(cpu / wall, 3),
+            "poll_budget": round(polls.budget, 1),
+            "poll_budget_bound_by": polls.budget_bound_by,
+            "poll_server_cap": None if polls.server_cap is None else round(polls.server_cap, 1),
+            "poll_wait_mean_ms": round(1000 * polls.wait_mean, 2),
+            "late_polls": polls.late_polls,
+            "throttled_polls": polls.throttled,
         },
     )
 
 
-async def naive(base: str, args: argparse.Namespace) -> Run:
-    """(c): gather over every job, a semaphore around the submit, sleep-then-poll."""
+async def naive(base: str, args: argparse.Namespace, *, hold: bool = False) -> Run:
+    """(c): gather over every job, a semaphore around the submit, sleep-then-poll.
+
+    ``hold=True``: (d), the per-job loop, which holds the semaphore until the job ended.
+    """
     sem = asyncio.Semaphore(args.limit)
     interval = args.interval
 
@@ -177,31 +193,37 @@ async def naive(base: str, args: argparse.Namespace) -> Run:
 
     async with aiohttp.ClientSession() as session:
 
-        async def one(i: int) -> bool:
-            async with sem:
-                while True:
-                    async with session.post(
-                        base + T2V_PATH, json=job_body(i), headers=headers()
-                    ) as r:
-                        doc = await r.json()
-                    if doc["ErrCode"] == BUSY:
-                        await asyncio.sleep(interval)
-                        continue
-                    if doc["ErrCode"] != 0:
-                        raise RuntimeError(f"submit failed: {doc}")
-                    video_id = doc["Resp"]["video_id"]
-                    break
+        async def submit(i: int) -> int:
+            while True:
+                async with session.post(base + T2V_PATH, json=job_body(i), headers=headers()) as r:
+                    doc = await r.json(content_type=None)
+                if doc["ErrCode"] in (BUSY, THROTTLED):
+                    await asyncio.sleep(interval)
+                    continue
+                if doc["ErrCode"] != 0:
+                    raise RuntimeError(f"submit failed: {doc}")
+                return int(doc["Resp"]["video_id"])
+
+        async def poll(video_id: int) -> bool:
             while True:
                 await asyncio.sleep(interval)
                 async with session.get(f"{base}/video/result/{video_id}", headers=headers()) as r:
-                    doc = await r.json()
+                    doc = await r.json(content_type=None)
                 if doc["ErrCode"] == 0 and doc["Resp"]["status"] in TERMINAL:
                     return bool(doc["Resp"]["status"] == 1)
 
-        started = time.monotonic()
+        async def one(i: int) -> bool:
+            async with sem:
+                video_id = await submit(i)
+                if hold:
+                    return await poll(video_id)
+            return await poll(video_id)
+
+        started, cpu = time.monotonic(), time.process_time()
         done = await asyncio.gather(*(one(i) for i in range(args.jobs)))
-        wall = time.monotonic() - started
-    return Run("naive gather + Semaphore(L)", wall, sum(done), {})
+        wall, cpu = time.monotonic() - started, time.process_time() - cpu
+    label = "per-job loop, Semaphore(L) held" if hold else "naive gather + Semaphore(L)"
+    return Run(label, wall, sum(done), {"client_cpu_share": round(cpu / wall, 3)})
 
 
 # -- main -----------------------------------------------------------------------------------
@@ -222,6 +244,7 @@ async def measure(
             run = Run(f"({name}) timed out", math.inf, 0, {"timed_out_after_s": round(budget, 1)})
         doc = await stats()
     polls = doc["status_polls"]
+    refused = doc.get("rate_limited", 0)
     busy = doc["rejected_500044"]
     created = doc["jobs_created"]
     submits = doc["requests_by_endpoint"].get(T2V_PATH, created + busy)
@@ -238,6 +261,9 @@ async def measure(
         "share_500044": round(busy / max(1, submits), 4),
         "submit_posts": submits,
         "max_concurrent_observed": max(doc["max_concurrent_observed"].values(), default=0),
+        "requests_total": doc["requests_total"],
+        "http_429": refused,
+        "share_429_of_polls": round(refused / max(1, polls), 4),
         **run.extra,
     }
 
@@ -252,6 +278,7 @@ async def warm_up(args: argparse.Namespace) -> None:
         await asyncio.wait_for(sdk_batch(base, small, args.limit), 30)
         await asyncio.wait_for(sdk_batch(base, small, "auto"), 30)
         await asyncio.wait_for(naive(base, small), 30)
+        await asyncio.wait_for(naive(base, small, hold=True), 30)
 
 
 async def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -273,7 +300,16 @@ async def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         help="time limit per contender, as a multiple of the ideal makespan (plus 20 s)",
     )
     parser.add_argument(
-        "--only", choices=("a", "b", "c"), action="append", help="run only these contenders"
+        "--only", choices=("a", "b", "c", "d"), action="append", help="run only these contenders"
+    )
+    parser.add_argument(
+        "--max-rps", type=float, help="the SDK's PollPolicy.max_rps (default: none, adaptive)"
+    )
+    parser.add_argument(
+        "--rate-limit",
+        type=float,
+        help="the emulator answers HTTP 429 above this many requests per second (Retry-After: "
+        "the time until its bucket has a token again)",
     )
     parser.add_argument(
         "--quick", action="store_true", help="CI-sized run (100 jobs, d=0.2 s, interval <= d/5)"
@@ -290,10 +326,11 @@ async def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "a": lambda base: sdk_batch(base, args, args.limit),
         "b": lambda base: sdk_batch(base, args, "auto"),
         "c": lambda base: naive(base, args),
+        "d": lambda base: naive(base, args, hold=True),
     }
     await warm_up(args)
     rows = []
-    for name in args.only or ("a", "b", "c"):
+    for name in args.only or ("a", "b", "c", "d"):
         rows.append(await measure(name, args, contenders[name], ideal))
 
     print(
@@ -304,7 +341,7 @@ async def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     width = max(len(f"({row['contender']}) {row['label']}") for row in rows) + 2
     header = (
         f"{'contender':<{width}}{'wall s':>8}{'effic.':>8}{'polls/job':>11}"
-        f"{'500044':>8}{'share':>8}{'max run':>9}"
+        f"{'500044':>8}{'share':>8}{'max run':>9}{'429s':>7}"
     )
     print(header)
     print("-" * len(header))
@@ -313,7 +350,7 @@ async def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         print(
             f"{name:<{width}}{row['wall_s'] or math.inf:>8.2f}{row['efficiency']:>8.3f}"
             f"{row['polls_per_job']:>11.2f}{row['rejected_500044']:>8}"
-            f"{row['share_500044']:>8.1%}{row['max_concurrent_observed']:>9}"
+            f"{row['share_500044']:>8.1%}{row['max_concurrent_observed']:>9}{row['http_429']:>7}"
         )
     by = {row["contender"]: row for row in rows}
     verdicts = []
@@ -335,6 +372,7 @@ async def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "interval_s": args.interval,
         "emulator": args.emulator,
         "ideal_s": ideal,
+        "rate_limit_rps": args.rate_limit,
         "contenders": rows,
     }
     print(json.dumps(result))

@@ -9,7 +9,11 @@ poll scheduler's default ``max_concurrency``, then 64):
   ``API-KEY`` and a fresh ``Ai-trace-id`` per request, ``await r.read()``, ``json.loads``,
   ErrCode and status checked: the least a correct client does;
 - SDK: ``await client.video.result(video_id)`` (trace id, retry wrapper, envelope parsing,
-  the ``VideoResult`` model).
+  the ``VideoResult`` model);
+- SDK + tracing (when ``opentelemetry-sdk`` is installed): the same with an SDK
+  ``TracerProvider`` whose span processor drops every span, and an SDK ``MeterProvider``, so
+  each GET makes and ends a real span and counts its metrics (issue 13). Its row is the
+  traced / untraced ratio of GETs per second, measured in the same rounds (target >= 0.9).
 
 Figures: GETs per second of each (median of the rounds) and the SDK / raw ratio (the median of
 the rounds' ratios, each round pairing adjacent runs so other load on the machine cancels out;
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import statistics
 import sys
@@ -46,6 +51,12 @@ from _common import (
 )
 
 from pixverse_async import AsyncPixVerse
+
+try:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+except ImportError:  # tracing row skipped
+    TracerProvider = None  # type: ignore[assignment,misc]
 
 HELD_JOBS = 100
 Get = Callable[[int], Awaitable[None]]
@@ -84,6 +95,39 @@ async def hammer(get: Get, ids: Sequence[int], seconds: float, loops: int) -> tu
     started = time.monotonic()
     await asyncio.gather(*(loop(n) for n in range(loops)))
     return done, time.monotonic() - started
+
+
+def traced_client(emu: EmulatorHandle) -> AsyncPixVerse | None:
+    """A client whose spans are real SDK spans, dropped by a processor that does nothing."""
+    if TracerProvider is None:
+        return None
+
+    class Drop(SpanProcessor):
+        pass  # on_start / on_end do nothing: the spans are made, ended and forgotten
+
+    provider = TracerProvider()
+    provider.add_span_processor(Drop())
+    return AsyncPixVerse(
+        emu.key,
+        base_url=emu.base_url,
+        max_concurrency=None,
+        tracer_provider=provider,
+        meter_provider=MeterProvider(),
+    )
+
+
+def tracing_row(c: int, rates: dict[str, list[float]], cpu: dict[str, list[float]]) -> Any:
+    pairs = [t / s for s, t in zip(rates["sdk"], rates["traced"], strict=False)]
+    cpu_pairs = [t / s for s, t in zip(cpu["sdk"], cpu["traced"], strict=False)]
+    return {
+        "connections": c,
+        "traced_gets_per_s": round(statistics.median(rates["traced"])),
+        "traced_cpu_us_per_get": round(statistics.median(cpu["traced"])),
+        "ratio": round(statistics.median(pairs), 3),
+        "ratio_min": round(min(pairs), 3),
+        "ratio_max": round(max(pairs), 3),
+        "cpu_ratio": round(statistics.median(cpu_pairs), 3),
+    }
 
 
 def summarize(
@@ -132,6 +176,7 @@ async def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     checks: list[str] = []
     rows: list[dict[str, Any]] = []
+    tracing: list[dict[str, Any]] = []
     sent = 0
     async with emulator(limit=10**6, duration="100000", instrument=False) as emu:
         ids = await create_jobs(emu, HELD_JOBS)
@@ -139,7 +184,11 @@ async def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         async with (
             aiohttp.ClientSession(connector=connector) as session,
             AsyncPixVerse(emu.key, base_url=emu.base_url, max_concurrency=None) as client,
+            contextlib.AsyncExitStack() as stack,
         ):
+            traced = traced_client(emu)
+            if traced is not None:
+                await stack.enter_async_context(traced)
             base, key = emu.base_url, emu.key
 
             async def raw_get(video_id: int) -> None:
@@ -156,11 +205,19 @@ async def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 if result.status != 5:
                     raise RuntimeError(f"unexpected status: {result}")
 
-            gets = {"raw": raw_get, "sdk": sdk_get}
+            async def traced_get(video_id: int) -> None:
+                assert traced is not None
+                result = await traced.video.result(video_id)
+                if result.status != 5:
+                    raise RuntimeError(f"unexpected status: {result}")
+
+            gets: dict[str, Get] = {"raw": raw_get, "sdk": sdk_get}
+            if traced is not None:
+                gets["traced"] = traced_get
             for c in counts:
-                rates: dict[str, list[float]] = {"raw": [], "sdk": []}
-                cpu: dict[str, list[float]] = {"raw": [], "sdk": []}
-                emu_cpu: dict[str, list[float]] = {"raw": [], "sdk": []}
+                rates: dict[str, list[float]] = {name: [] for name in gets}
+                cpu: dict[str, list[float]] = {name: [] for name in gets}
+                emu_cpu: dict[str, list[float]] = {name: [] for name in gets}
                 for get in gets.values():  # warm-up: connections, lazy imports
                     n, _ = await hammer(get, ids, 0.3, c)
                     sent += n
@@ -179,6 +236,8 @@ async def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                         emu_cpu[name].append((emu1 - emu0) / elapsed)
                 if all(rates.values()):
                     rows.append(summarize(c, rates, cpu, emu_cpu))
+                    if traced is not None:
+                        tracing.append(tracing_row(c, rates, cpu))
         doc = await emu.stats()
     if doc["status_polls"] != sent:
         checks.append(f"sent {sent} status GETs, the emulator counted {doc['status_polls']}")
@@ -192,6 +251,7 @@ async def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "held_jobs": HELD_JOBS,
         },
         "rows": rows,
+        "tracing": tracing,
         "checks": checks,
         "targets": [],
     }
@@ -221,6 +281,27 @@ async def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         ]
         verdict = "met" if head["ratio"] >= 0.8 else "MISSED"
         print(f"  item 3: SDK / raw = {head['ratio']} (target >= 0.8): {verdict}")
+    for row in tracing:
+        print(
+            f"{row['connections']:>5} tracing on / off: throughput {row['ratio']} (rounds "
+            f"{row['ratio_min']}-{row['ratio_max']}; {row['traced_gets_per_s']:,} GETs/s, "
+            f"{row['traced_cpu_us_per_get']:,} client CPU us/GET), CPU per GET {row['cpu_ratio']}"
+        )
+    if tracing:
+        met = tracing[0]["ratio"] >= 0.9
+        result["targets"].append(
+            {
+                "item": "13",
+                "what": f"status GETs/s, tracing on / off ({tracing[0]['connections']} loops)",
+                "value": tracing[0]["ratio"],
+                "target": ">= 0.9",
+                "met": met,
+            }
+        )
+        print(
+            f"  issue 13: tracing on / off = {tracing[0]['ratio']} (target >= 0.9): "
+            f"{'met' if met else 'MISSED'}"
+        )
     for c in checks:
         print(f"BROKEN: {c}", file=sys.stderr)
     write_json(args.json, result)

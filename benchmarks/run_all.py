@@ -9,6 +9,9 @@ on loopback:
 - ``bench_scale.py``: item 4 (10,000 jobs in flight: memory, event-loop lag, CPU);
 - ``bench_multiprocess.py``: one account from many OS processes (one process, P unshared
   processes, P processes sharing the limiter through Redis), 100 jobs per contender;
+- ``bench_budget.py``: the adaptive poll budget (160 jobs on limit 8, 1,000 on limit 100,
+  against the per-job loop and naive baselines; a batch against a rate-limited emulator);
+- ``bench_import.py``: the start-up cost of ``import pixverse_async`` against its dependencies;
 
 then writes the tables, with machine information, to ``benchmarks/RESULTS.md`` (``--out``)
 and prints the total wall time (about 9 minutes on 2 cores).
@@ -30,6 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _charts import add_charts
 from _common import HERE, ForeignLoad, machine_info
 
 
@@ -148,9 +152,11 @@ def section_method(mk: dict[str, Any] | None, sc: dict[str, Any] | None) -> list
         "which duration a job gets) and slightly above sum(d) / L, which ignores the tail "
         "(both are in the JSON; sum(d)/L is shown below). Efficiency = ideal / measured "
         "makespan (first submit to the caller seeing the last job end).",
-        f"- **Same poll settings for all**: every {fmt(cfg.get('interval_s'))} s (median / 10, "
-        "as 4 s polls on 40 s jobs), jitter 0, no client-side rate cap; the SDK's first poll "
-        "is learned (a low quantile of past durations), the baselines poll from the submit. "
+        f"- **Same poll interval for all**: every {fmt(cfg.get('interval_s'))} s (median / 10, "
+        "as 4 s polls on 40 s jobs). The SDK runs its default `PollPolicy` but for the "
+        "interval (jitter 0.1, 16 polls in flight, the adaptive poll budget), as users get it; "
+        "the baselines poll without jitter. The SDK's first poll is learned (a low quantile of "
+        "past durations), the baselines poll from the submit. "
         f"Webhook mode: `PollPolicy(webhook_fallback={fmt(cfg.get('webhook_fallback_s'))})`.",
         "- **Per-job counts and times** come from the emulator process: it records each job's "
         "creation time and drawn duration (so its exact end), counts the status GETs per job "
@@ -592,6 +598,106 @@ def section_multiprocess(mp: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def section_budget(bd: dict[str, Any]) -> list[str]:
+    """Section 7: the adaptive poll budget at scale and against a rate-limited server."""
+
+    def rows_of(case: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        return {r["contender"]: r for r in case["contenders"]}
+
+    lines = [
+        "## 7. Throughput at scale: the adaptive poll budget",
+        "",
+        "`bench_budget.py`: `bench_batch.py`'s contenders (text-to-video jobs of a fixed "
+        "duration, polls every 0.05 s), each against a fresh emulator process. The SDK runs "
+        "`client.run_batch` with its default `PollPolicy` but for the interval (jitter 0.1, "
+        "16 polls in flight, no fixed rate); the baselines are plain aiohttp: the per-job loop "
+        "(a semaphore held until the job is seen to end) and naive (a semaphore around the "
+        "submit only). Efficiency = ceil(N / L) x d / wall time.",
+        "",
+    ]
+    out = []
+    for name in ("small", "scale"):
+        case = bd[name]
+        by = rows_of(case)
+        for key in ("a", "d", "c"):
+            r = by[key]
+            out.append(
+                [
+                    f"{case['jobs']} jobs, limit {case['limit']}, {case['duration_s']:g} s"
+                    if key == "a"
+                    else "",
+                    r["label"],
+                    f"**{r['efficiency']:.3f}**" if key == "a" else f"{r['efficiency']:.3f}",
+                    f"{r['efficiency'] / by['a']['efficiency']:.3f}" if key != "a" else "-",
+                    f"{r['polls_per_job']:.2f}",
+                    r["rejected_500044"],
+                ]
+            )
+    capped = rows_of(bd["scale_capped"])["a"]
+    out.append(
+        [
+            f"{bd['scale']['jobs']} jobs, limit {bd['scale']['limit']} (before)",
+            "SDK with `PollPolicy(max_rps=20)`, the former fixed default",
+            f"{capped['efficiency']:.3f}",
+            f"{capped['efficiency'] / rows_of(bd['scale'])['a']['efficiency']:.3f}",
+            f"{capped['polls_per_job']:.2f}",
+            capped["rejected_500044"],
+        ]
+    )
+    lines += table(["case", "contender", "efficiency", "/ SDK", "polls/job", "500044"], out)
+    off, on = rows_of(bd["limited_off"])["a"], rows_of(bd["limited_on"])
+    case = bd["limited_on"]
+    lines += [
+        "",
+        f"Rate-limited: {case['jobs']} jobs, limit {case['limit']}, {case['duration_s']:g} s; "
+        f"the emulator answers HTTP 429 above {bd['rate_limit_rps']:g} requests/s (1.1x what "
+        "the same batch averaged without a limit, measured first in this run).",
+        "",
+    ]
+    limited_rows = [
+        ["SDK, no rate limit", f"{off['efficiency']:.3f}", "-", off["status_polls"], 0, "-"],
+    ]
+    for key in ("a", "c"):
+        r = on[key]
+        limited_rows.append(
+            [
+                f"{r['label']}, rate-limited",
+                f"{r['efficiency']:.3f}",
+                f"{r['efficiency'] / off['efficiency']:.3f}" if key == "a" else "-",
+                r["status_polls"],
+                r["http_429"],
+                f"{r['share_429_of_polls']:.2%}",
+            ]
+        )
+    lines += table(
+        ["contender", "efficiency", "/ no limit", "status GETs", "429s", "429s / GETs"],
+        limited_rows,
+    )
+    return [*lines, ""]
+
+
+def section_import(im: dict[str, Any]) -> list[str]:
+    return [
+        "## 8. Start-up: `import pixverse_async`",
+        "",
+        f"`bench_import.py`: fresh interpreters in alternating order, {im['config']['rounds']} "
+        "rounds; each child times its own import.",
+        "",
+        *table(
+            ["import", "median ms", "fastest ms"],
+            [
+                ["aiohttp, pydantic, anyio, backoff (baseline)", im["deps_ms"], im["deps_min_ms"]],
+                ["pixverse_async", im["package_ms"], im["package_min_ms"]],
+            ],
+        ),
+        "",
+        f"Package / dependencies: **{im['ratio']}** (median of the paired rounds; range "
+        f"{im['ratio_min']}-{im['ratio_max']}; CPU time {im['cpu_ratio']}). Modules that "
+        f"must not load at import: {', '.join(im['heavy_modules']) or 'none loaded'}.",
+        "",
+    ]
+
+
 def targets_rows(doc: dict[str, Any]) -> list[list[Any]]:
     return [[f"{t['target']} ({t['what']})", t["value"], verdict(t["met"])] for t in doc["targets"]]
 
@@ -654,6 +760,12 @@ def render(
     mp = results.get("multiprocess")
     if mp and mp.get("contenders"):
         lines += section_multiprocess(mp)
+    bd = results.get("budget")
+    if bd and bd.get("scale"):
+        lines += section_budget(bd)
+    im = results.get("import")
+    if im and im.get("deps_ms"):
+        lines += section_import(im)
     lines += section_targets(results)
     if mk:
         lines += section_reading(mk)
@@ -689,6 +801,8 @@ def main() -> int:
             ("makespan", "bench_makespan.py", ["--quick"]),
             ("overhead", "bench_overhead.py", ["--quick"]),
             ("multiprocess", "bench_multiprocess.py", ["--quick"]),
+            ("budget", "bench_budget.py", ["--quick"]),
+            ("import", "bench_import.py", ["--quick"]),
         ]
     else:
         steps = [
@@ -696,6 +810,8 @@ def main() -> int:
             ("overhead", "bench_overhead.py", []),
             ("scale", "bench_scale.py", []),
             ("multiprocess", "bench_multiprocess.py", []),
+            ("budget", "bench_budget.py", []),
+            ("import", "bench_import.py", []),
         ]
     results: dict[str, dict[str, Any] | None] = {}
     broken: list[str] = []
@@ -714,6 +830,8 @@ def main() -> int:
     if out:
         Path(out).write_text(render(info, results, broken, total, args.quick, load))
         print(f"\nwrote {out}")
+        if not args.quick:  # PNG charts beside it, linked from a "Charts" section at its end
+            add_charts(Path(out), results.get("makespan"))
     for why in broken:
         print(f"BROKEN: {why}", file=sys.stderr)
     print(

@@ -20,6 +20,14 @@ Configuration (environment): ``PIXVERSE_API_KEY``, ``PIXVERSE_BASE_URL``,
 ``PIXVERSE_WEBHOOK_SECRET`` (optional), and for this example ``REMIX_POLL_INTERVAL`` (seconds,
 default 4; 0.05 suits the emulator) and ``REMIX_TIMEOUT`` (seconds a request waits, default 900).
 
+OpenTelemetry (opt-in, ``pip install 'pixverse-async[otel]' opentelemetry-sdk``):
+``REMIX_OTEL`` is a comma-separated list of ``console`` (spans and metrics printed),
+``otlp`` (exported to ``$OTEL_EXPORTER_OTLP_ENDPOINT``; needs
+``opentelemetry-exporter-otlp-proto-http``) and ``prometheus`` (metrics at ``GET /metrics``;
+needs ``opentelemetry-exporter-prometheus``). The SDK's providers become the global ones, which
+the client reports to: a span per job (under the request's span when the app is instrumented
+too), per HTTP attempt and per status poll, and the ``pixverse.*`` metrics.
+
 Against the built-in emulator (two terminals)::
 
     pixverse-async emulator --port 8080 --api-key demo-key-123456 \\
@@ -60,6 +68,49 @@ from pixverse_async.types import ModifyQuality, VideoStatus
 
 POLL_INTERVAL = float(os.environ.get("REMIX_POLL_INTERVAL", "4"))
 TIMEOUT = float(os.environ.get("REMIX_TIMEOUT", "900"))
+OTEL = {part.strip() for part in os.environ.get("REMIX_OTEL", "").split(",") if part.strip()}
+
+
+def setup_telemetry(app: FastAPI, outputs: set[str]) -> None:
+    """Install the OpenTelemetry SDK as the global providers, with the chosen exporters."""
+    from opentelemetry import metrics, trace
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import (
+        ConsoleMetricExporter,
+        MetricReader,
+        PeriodicExportingMetricReader,
+    )
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+
+    unknown = outputs - {"console", "otlp", "prometheus"}
+    if unknown:
+        raise SystemExit(f"REMIX_OTEL: unknown output(s) {sorted(unknown)}")
+    resource = Resource.create({"service.name": "remix-service"})
+    tracer_provider = TracerProvider(resource=resource)
+    readers: list[MetricReader] = []
+    if "console" in outputs:
+        tracer_provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+        readers.append(PeriodicExportingMetricReader(ConsoleMetricExporter()))
+    if "otlp" in outputs:
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
+    if "prometheus" in outputs:
+        try:
+            from opentelemetry.exporter.prometheus import PrometheusMetricReader
+            from prometheus_client import make_asgi_app
+        except ImportError:
+            raise SystemExit(
+                "REMIX_OTEL=prometheus needs: pip install opentelemetry-exporter-prometheus"
+            ) from None
+        readers.append(PrometheusMetricReader())
+        app.mount("/metrics", make_asgi_app())  # the pixverse_* series, for Prometheus to scrape
+    trace.set_tracer_provider(tracer_provider)
+    metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=readers))
 
 
 def make_client() -> AsyncPixVerse:
@@ -70,6 +121,8 @@ def make_client() -> AsyncPixVerse:
 
 app = FastAPI(title="remix service", lifespan=pixverse_lifespan(make_client))
 app.include_router(webhook_router())
+if OTEL:  # before the lifespan builds the client: it reports to the global providers
+    setup_telemetry(app, OTEL)
 
 #: an error's type -> the HTTP status it answers with; the first match wins (subclasses first)
 STATUS_BY_ERROR: tuple[tuple[type[PixVerseError], int], ...] = (

@@ -25,12 +25,20 @@
 - Journal (SQLite): the trace id is written before each submit, then the job id, then the
   outcome. Re-running with the same journal skips finished items, re-attaches accepted ones
   to polling, and resubmits the rest with their recorded trace id, so nothing is paid twice.
+  ``retry_failed`` submits failed items again (new trace ids). Items are matched to their
+  records by key and fingerprint (:func:`request_hash`): an edited item that never succeeded
+  and is not running runs with its new request; one that succeeded or is running is kept as
+  it was (its outcome has ``changed=True``; :attr:`Batch.changed` lists them up front for a
+  finite input) unless ``rerun_changed`` is given.
 - Budget: ``max_credits`` stops submitting before the projected spend passes it; ErrCode
-  500090 stops submitting. Items not submitted end with :class:`BatchStoppedError`.
+  500090 stops submitting. Items not submitted end with :class:`BatchStoppedError`
+  (``outcome.not_submitted``); they are counted apart from failures
+  (``summary.not_submitted``) and stay unsubmitted in the journal, so a re-run submits them.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import logging
 import os
@@ -45,7 +53,7 @@ import anyio
 import anyio.abc
 
 from . import _pricing as pricing
-from ._endpoints import Endpoint, endpoint_for
+from ._endpoints import KINDS, Endpoint, endpoint_for
 from ._exceptions import (
     APIConnectionError,
     APIError,
@@ -60,7 +68,7 @@ from ._exceptions import (
     ServerError,
 )
 from ._jobs import Job
-from ._journal import Journal, JournalError, JournalMismatchError, JournalRecord, request_hash
+from ._journal import Journal, JournalError, JournalRecord, request_hash, server_time
 from .types._base import build
 from .types.image import ImageResult
 from .types.video import VideoResult
@@ -110,6 +118,9 @@ class ItemOutcome:
         credits: credits charged (``None`` if unknown or refunded).
         path: the downloaded file, when ``download_dir`` was given.
         resumed: the outcome came from (or continued) an earlier run's journal.
+        url: the result URL on success.
+        changed: the item differs from its journal record, which succeeded or was running
+            and was kept (pass ``rerun_changed=True`` to run the new request).
     """
 
     index: int
@@ -122,10 +133,18 @@ class ItemOutcome:
     path: Path | None = None
     resumed: bool = False
     url: str | None = None
+    changed: bool = False
 
     @property
     def ok(self) -> bool:
+        """Whether the item succeeded."""
         return self.error is None
+
+    @property
+    def not_submitted(self) -> bool:
+        """Whether the batch stopped before submitting the item (budget, credits, key, a
+        stop): not a failure; a re-run with the same journal submits it."""
+        return isinstance(self.error, BatchStoppedError)
 
 
 EventType = Literal[
@@ -135,6 +154,7 @@ EventType = Literal[
     "retried",
     "succeeded",
     "failed",
+    "not_submitted",
     "skipped",
     "downloaded",
 ]
@@ -152,26 +172,60 @@ class BatchEvent:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class ItemError:
+    """One problem of one item, found by :func:`validate_items`.
+
+    Attributes:
+        index: the item's position in the input (0-based).
+        key: its key (the default one if it has none).
+        error: what is wrong.
+        duplicate_of: for a repeated key (the journal could not tell the items apart), the
+            position of the first item with that key; ``None`` for other problems.
+    """
+
+    index: int
+    key: str
+    error: RequestValidationError
+    duplicate_of: int | None = None
+
+
 class BatchValidationError(RequestValidationError):
     """Items of a finite batch failed validation; nothing was submitted.
 
     Attributes:
-        errors: ``(key, error)`` for every bad item.
+        errors: ``(key, error)`` for every problem, in input order (an item may have two:
+            a duplicate key and a bad parameter).
+        items: the same as :class:`ItemError` objects, with each item's position.
     """
 
-    def __init__(self, errors: list[tuple[str, RequestValidationError]]) -> None:
-        lines = [f"  {key}: {err}" for key, err in errors[:20]]
+    def __init__(self, errors: list[ItemError]) -> None:
+        lines = [f"  {e.key}: {e.error}" for e in errors[:20]]
         more = f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else ""
         super().__init__(
-            f"{len(errors)} batch item(s) are invalid; nothing was submitted:\n"
+            f"{len(errors)} batch item problem(s); nothing was submitted:\n"
             + "\n".join(lines)
             + more
         )
-        self.errors = errors
+        self.items = errors
+        self.errors = [(e.key, e.error) for e in errors]
+
+
+StopReason = Literal["budget", "credits", "key", "stopped"]
 
 
 class BatchStoppedError(PixVerseError):
-    """The item was not submitted: the batch stopped submitting (budget or credits)."""
+    """The item was not submitted: the batch stopped submitting. Not a failure of the item:
+    its journal record stays unsubmitted and a re-run submits it.
+
+    Attributes:
+        reason: ``"budget"`` (``max_credits``), ``"credits"`` (ErrCode 500090), ``"key"``
+            (the API key was refused) or ``"stopped"`` (:meth:`Batch.stop`, e.g. Ctrl-C).
+    """
+
+    def __init__(self, message: str, *, reason: StopReason = "stopped") -> None:
+        super().__init__(message)
+        self.reason: StopReason = reason
 
 
 @dataclass
@@ -181,12 +235,20 @@ class BatchSummary:
     total: int = 0
     submitted: int = 0
     succeeded: int = 0
+    #: items that failed (items not submitted are counted in ``not_submitted`` instead)
     failed: int = 0
+    not_submitted: int = 0
     skipped: int = 0
+    #: items kept as the journal had them although they changed (see ``rerun_changed``)
+    changed: int = 0
     throttled: int = 0
+    #: credits charged in this run (net of refunds), running jobs' included
     credits: int = 0
+    #: of ``credits``, those charged for jobs still running
+    credits_running: int = 0
     running: int = 0
     stopped: str | None = None
+    stop_reason: StopReason | None = None
 
 
 @dataclass
@@ -198,7 +260,12 @@ class _Work:
     params: dict[str, Any]
     record: JournalRecord | None = None
     resumed: bool = False
+    changed: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+#: journal states in which a changed item is kept as it was (without rerun_changed)
+_KEPT_WHEN_CHANGED = frozenset({"submitting", "accepted", "succeeded"})
 
 
 def _coerce(index: int, raw: BatchItem | Mapping[str, Any]) -> BatchItem:
@@ -277,6 +344,193 @@ def _estimate(kind: str, params: Mapping[str, Any]) -> int | None:
     return None
 
 
+#: batch-only fields, resolved before the request model sees the params
+_BATCH_FIELDS: Mapping[str, frozenset[str]] = {
+    "modify": frozenset({"mask_names"}),
+    "swap": frozenset({"mask_name"}),
+}
+
+
+def _closest(name: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest choice, else ``""``."""
+    match = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def _endpoint(kind: str, params: Mapping[str, Any]) -> tuple[Endpoint, dict[str, Any]]:
+    """:func:`endpoint_for`, suggesting the closest kind for an unknown one."""
+    if kind not in KINDS:
+        raise RequestValidationError(
+            f"unknown kind {kind!r}{_closest(kind, KINDS)}; use one of {', '.join(sorted(KINDS))}",
+            field="kind",
+        )
+    return endpoint_for(kind, params)
+
+
+def _check_fields(spec: Endpoint, params: Mapping[str, Any]) -> None:
+    """Name every unknown field at once, each with the closest known one."""
+    known = {
+        info.alias or name for name, info in spec.model.model_fields.items()
+    } | _BATCH_FIELDS.get(spec.kind, frozenset())
+    unknown = [name for name in params if name not in known]
+    if unknown:
+        named = ", ".join(f"{name!r}{_closest(name, known)}" for name in unknown)
+        raise RequestValidationError(
+            f"unknown field(s) {named} for kind {spec.kind!r}", field=unknown[0]
+        )
+
+
+def validate_items(
+    items: Iterable[BatchItem | Mapping[str, Any]],
+    *,
+    base_dir: str | os.PathLike[str] | None = None,
+) -> list[ItemError]:
+    """Check every item without any network access; return every problem found.
+
+    Each item is checked for its kind (the closest known kind is suggested), unknown fields
+    (with the closest known field), the files it names (relative to ``base_dir``, default
+    the current folder) and the request model's rules. A repeated key is reported on the
+    repeating item, which is still checked for its own errors. Uploads and mask lookups are
+    not performed: file paths and mask names are checked for shape only.
+
+    Returns:
+        The problems in input order (empty when every item is valid).
+    """
+    base = Path(base_dir) if base_dir is not None else Path.cwd()
+    errors: list[ItemError] = []
+    first: dict[str, int] = {}
+    for index, raw in enumerate(items):
+        key = str(index)
+        try:
+            item = _coerce(index, raw)
+            key = item.key or key
+            if key in first:
+                duplicate = RequestValidationError(
+                    f"duplicate key {key!r} (first used by item {first[key]})", field="key"
+                )
+                errors.append(ItemError(index, key, duplicate, duplicate_of=first[key]))
+            else:
+                first[key] = index
+            spec, params = _endpoint(item.kind, item.params)
+            _check_fields(spec, params)
+            for path in _paths_in(params):
+                full = base / path
+                if not full.is_file():
+                    raise RequestValidationError(f"file not found: {full}", field=str(path))
+            build(spec.model, **_placeholders(params))
+        except RequestValidationError as err:
+            errors.append(ItemError(index, key, err))
+    return errors
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    """What one item is projected to cost, before anything is sent.
+
+    Attributes:
+        kind: the item's kind.
+        credits: the projected credits, or ``None`` when they cannot be known before the
+            submit (the source is an earlier job or an uploaded id, or a local file whose
+            length cannot be read without decoding it).
+        masks: mask-selection lookups the item needs (``mask_names`` / ``mask_name``), as
+            ``(video, keyframe)`` pairs; each distinct pair costs
+            :data:`pricing.MASK_SELECTION_CREDITS` once per run.
+        why: why ``credits`` is ``None``.
+    """
+
+    kind: str
+    credits: int | None
+    masks: tuple[tuple[str, int], ...] = ()
+    why: str = ""
+
+
+#: what a source-priced kind charges per source second (the source's quality where it has one)
+_SOURCE_PRICED: Mapping[str, Callable[[Mapping[str, Any], float], int]] = {
+    "modify": lambda p, s: pricing.modify_price(p["quality"], s),
+    "swap": lambda p, s: pricing.swap_price(p["quality"], s),
+    "mimic": lambda p, s: pricing.mimic_price(p["quality"], s),
+    "restyle": lambda p, s: pricing.restyle_price(s),
+    "sound_effect": lambda p, s: pricing.sound_effect_price(s),
+    "upscale": lambda p, s: pricing.upscale_price(s),
+}
+
+
+def media_seconds(path: Path) -> float | None:
+    """The length of a local MP4/MOV/M4A (from its ``moov`` header) or WAV file, in seconds.
+
+    Reads only the headers (the same stdlib parser the emulator uses); ``None`` for other
+    formats (e.g. WebM, MP3: reading their length would need a decoder this package does not
+    depend on) or an unreadable file.
+    """
+    from .emulator._media import Mp4Scanner, wav_seconds
+
+    try:
+        with path.open("rb") as f:
+            head = f.read(_HEAD_BYTES)
+            seconds = wav_seconds(head)
+            if seconds is not None:
+                return seconds
+            scanner = Mp4Scanner()
+            chunk = head
+            while chunk:
+                scanner.feed(chunk)
+                if scanner.info.seconds is not None or not scanner.is_iso:
+                    break
+                chunk = f.read(_SCAN_BYTES)
+    except OSError:
+        return None
+    return scanner.info.seconds
+
+
+_HEAD_BYTES = 64 * 1024
+_SCAN_BYTES = 1 << 20
+
+
+def estimate_item(
+    item: BatchItem | Mapping[str, Any],
+    *,
+    base_dir: str | os.PathLike[str] | None = None,
+) -> CostEstimate:
+    """Project one valid item's credits from the reference's credits model, sending nothing.
+
+    Source-priced kinds (modify, swap, mimic, restyle, sound effect, upscale, lip sync with
+    audio) are priced from the local file's length when :func:`media_seconds` can read it;
+    a source given as an id (an earlier job or upload) is unknown until the submit answers.
+    """
+    base = Path(base_dir) if base_dir is not None else Path.cwd()
+    item = _coerce(0, item)
+    spec, params = _endpoint(item.kind, item.params)
+    masks: tuple[tuple[str, int], ...] = ()
+    if params.get("mask_names") is not None or params.get("mask_name") is not None:
+        source = params.get("video_media_id", params.get("source_video_id"))
+        masks = ((str(source), _keyframe(params)),)
+    kind = spec.kind
+    credits = _estimate(kind, params)
+    if credits is not None:
+        return CostEstimate(kind, credits, masks)
+    if kind in _SOURCE_PRICED or kind == "lip_sync":
+        field_name = "audio_media_id" if kind == "lip_sync" else "video_media_id"
+        if kind == "lip_sync" and params.get(field_name) is None:
+            return CostEstimate(kind, None, masks, "unknown until submit (no audio file)")
+        source = params.get(field_name)
+        if not isinstance(source, (str, os.PathLike)):
+            return CostEstimate(kind, None, masks, "unknown until submit (source is an id)")
+        seconds = media_seconds(base / source)
+        if seconds is None:
+            return CostEstimate(
+                kind, None, masks, f"unknown until upload (cannot read the length of {source})"
+            )
+        try:
+            if kind == "lip_sync":
+                price = pricing.lip_sync_audio_price(seconds)
+            else:
+                price = _SOURCE_PRICED[kind](params, seconds)
+        except KeyError:
+            return CostEstimate(kind, None, masks, "unknown (no price for this quality)")
+        return CostEstimate(kind, price, masks)
+    return CostEstimate(kind, None, masks, "unknown until submit")
+
+
 class Batch:
     """A running batch; create it with :meth:`AsyncPixVerse.batch` and use it as a context.
 
@@ -284,6 +538,12 @@ class Batch:
     :meth:`AsyncPixVerse.run_batch`) returns them all in input order. Leaving the context
     early (``break``, an exception, cancellation) stops submitting; running jobs keep their
     journal records and are picked up by the next run.
+
+    Attributes:
+        changed: for a finite input with a journal, ``(index, key, state)`` of every item
+            whose request differs from its journal record but that succeeded or is running,
+            so it is kept as it was (known once the context is entered; see
+            ``rerun_changed``).
     """
 
     def __init__(
@@ -302,7 +562,18 @@ class Batch:
         workers: int = DEFAULT_WORKERS,
         downloads: int = DEFAULT_DOWNLOADS,
         job_timeout: float | None = None,
+        retry_failed: bool | None = None,
+        rerun_changed: bool | None = None,
     ) -> None:
+        """See :meth:`AsyncPixVerse.batch`.
+
+        Args:
+            retry_failed: submit items the journal has as failed again, with new trace ids
+                (``None``: the journal's own default, ``False`` unless it was opened with
+                ``retry_failed=True``).
+            rerun_changed: run items whose request changed since the journal recorded them
+                even if they succeeded or are running (``None``: the journal's default).
+        """
         if workers < 1:
             raise ValueError("workers must be at least 1")
         self._client = client
@@ -317,6 +588,9 @@ class Batch:
         self._workers = workers
         self._download_limit = anyio.Semaphore(downloads)
         self._job_timeout = job_timeout
+        self._retry_failed = retry_failed
+        self._rerun_changed = rerun_changed
+        self.changed: list[tuple[int, str, str]] = []
         self.summary = BatchSummary()
         self.journal: Journal | None = None
         self._owns_journal = False
@@ -324,6 +598,7 @@ class Batch:
         #: why the account refuses more work (500090, refused key): even items already
         #: waiting for a slot are not sent. A budget stop only keeps new items back.
         self._halted: str | None = None
+        self._halt_reason: StopReason = "stopped"
         self._max_seen: dict[str, int] = {}
         self._uploads: dict[tuple[str, str], anyio.Event | int] = {}
         self._masks: dict[tuple[str, int], dict[str, str] | anyio.Event] = {}
@@ -345,7 +620,10 @@ class Batch:
             self.journal = self._journal_arg
         elif self._journal_arg is not None:
             self.journal = await Journal.open(
-                self._journal_arg, batch_fingerprint=self._fingerprint
+                self._journal_arg,
+                batch_fingerprint=self._fingerprint,
+                retry_failed=bool(self._retry_failed),
+                rerun_changed=bool(self._rerun_changed),
             )
             self._owns_journal = True
         if self.journal is not None and isinstance(items, (list, tuple)):
@@ -359,7 +637,13 @@ class Batch:
         self._send, self._receive = send, receive
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
-        self._tg.start_soon(self._feed, send)
+        telemetry = self._submitter.telemetry
+        self._trace = telemetry.start_batch() if telemetry is not None else None
+        if self._trace is None:
+            self._tg.start_soon(self._feed, send)
+        else:
+            with self._trace.active():  # the workers' job spans are its children
+                self._tg.start_soon(self._feed, send)
         return self
 
     async def __aexit__(
@@ -378,8 +662,10 @@ class Batch:
                 single = _single(group)
                 if single is group:
                     raise
-                raise single from None  # e.g. JournalMismatchError, not a nested group
+                raise single from None  # e.g. JournalError, not a nested group
         finally:
+            if self._trace is not None:
+                self._trace.end(self.summary, exc)
             if self._receive is not None:
                 await self._receive.aclose()
             if self.journal is not None and self._owns_journal:
@@ -402,10 +688,14 @@ class Batch:
         :class:`BatchStoppedError`; their journal records stay unsubmitted, so a resume
         submits them. Idempotent: the first reason stays in ``summary.stopped``.
         """
+        self._halt(reason, "stopped")
+
+    def _halt(self, why: str, reason: StopReason) -> None:
+        """Stop every submit, even of items already waiting for a slot."""
         if self.summary.stopped is None:
-            self.summary.stopped = reason
+            self.summary.stopped, self.summary.stop_reason = why, reason
         if self._halted is None:
-            self._halted = reason
+            self._halted, self._halt_reason = why, reason
 
     async def run(self) -> list[ItemOutcome]:
         """Every outcome, in input order."""
@@ -447,43 +737,31 @@ class Batch:
     # -- validation ------------------------------------------------------------------------
 
     def _validate_all(self, items: Iterable[BatchItem | Mapping[str, Any]]) -> None:
-        errors: list[tuple[str, RequestValidationError]] = []
-        seen: set[str] = set()
-        for index, raw in enumerate(items):
-            key = str(index)
-            try:
-                item = _coerce(index, raw)
-                key = item.key or key
-                if key in seen:
-                    raise RequestValidationError(f"duplicate key {key!r}", field="key")
-                seen.add(key)
-                spec, params = endpoint_for(item.kind, item.params)
-                self._check_files(params)
-                build(spec.model, **_placeholders(params))
-            except RequestValidationError as err:
-                errors.append((key, err))
+        errors = validate_items(items, base_dir=self._base)
         if errors:
             raise BatchValidationError(errors)
 
     async def _check_journal(self, items: Iterable[BatchItem | Mapping[str, Any]]) -> None:
-        """Refuse a journal written for other input before anything is submitted."""
+        """List the items that changed since the journal recorded them but will be kept as
+        they were (they succeeded or are running), before anything is submitted."""
         assert self.journal is not None
+        rerun = self._rerun_changed
+        if rerun is None:
+            rerun = self.journal.rerun_changed
+        if rerun:
+            return
         for index, raw in enumerate(items):
             item = _coerce(index, raw)
             spec, params = endpoint_for(item.kind, item.params)
             key = item.key or str(index)
             record = await self.journal.get(key)
-            if record is not None and record.request_hash != request_hash(spec.kind, params):
-                raise JournalMismatchError(
-                    f"item {key!r} differs from the one in journal {self.journal.path}: this "
-                    "journal belongs to other input; use a new journal path, or the original input"
-                )
-
-    def _check_files(self, params: Mapping[str, Any]) -> None:
-        for path in _paths_in(params):
-            full = self._base / path
-            if not full.is_file():
-                raise RequestValidationError(f"file not found: {full}", field=str(path))
+            if (
+                record is not None
+                and record.state in _KEPT_WHEN_CHANGED
+                and (record.request_hash, record.kind)
+                != (request_hash(spec.kind, params), spec.kind)
+            ):
+                self.changed.append((index, key, record.state))
 
     # -- one item --------------------------------------------------------------------------
 
@@ -495,16 +773,21 @@ class Batch:
                 logger.exception("batch on_event callback failed")
 
     def _outcome(self, work: _Work, **kw: Any) -> ItemOutcome:
-        if kw.get("error") is None:
+        error = kw.get("error")
+        if error is None:
             self.summary.succeeded += 1
+        elif isinstance(error, BatchStoppedError):
+            self.summary.not_submitted += 1
         else:
             self.summary.failed += 1
-        return ItemOutcome(work.index, work.key, work.kind, resumed=work.resumed, **kw)
+        return ItemOutcome(
+            work.index, work.key, work.kind, resumed=work.resumed, changed=work.changed, **kw
+        )
 
     async def _process(self, index: int, raw: BatchItem | Mapping[str, Any]) -> ItemOutcome:
         try:
             item = _coerce(index, raw)
-            spec, params = endpoint_for(item.kind, item.params)
+            spec, params = _endpoint(item.kind, item.params)
         except RequestValidationError as err:
             kind = str(getattr(raw, "kind", "?"))
             work = _Work(index, str(index), kind, endpoint_for("modify", {})[0], {})
@@ -516,20 +799,29 @@ class Batch:
         except JournalError:
             raise  # the journal cannot be trusted: stop the batch, never continue unrecorded
         except PixVerseError as err:  # anything not handled below: still a per-item outcome
-            self._emit("failed", work, detail=str(err))
+            stopped = isinstance(err, BatchStoppedError)
+            self._emit("not_submitted" if stopped else "failed", work, detail=str(err))
             return self._outcome(work, error=err)
 
     async def _run_item(self, work: _Work) -> ItemOutcome:
         journal = self.journal
         resume_trace: str | None = None
         if journal is not None:
+            digest = request_hash(work.kind, work.params)
             record = await journal.plan(
                 work.key,
                 kind=work.kind,
-                request_hash=request_hash(work.kind, work.params),
+                request_hash=digest,
                 media=work.spec.media,
+                retry_failed=self._retry_failed,
+                rerun_changed=self._rerun_changed,
             )
             work.record = record
+            if (record.request_hash, record.kind) != (digest, work.kind):
+                # it changed, but it succeeded or is running: kept as it was (the journal
+                # decided; rerun_changed would have planned it again)
+                work.changed = True
+                self.summary.changed += 1
             if record.finished:
                 work.resumed = True
                 self.summary.skipped += 1
@@ -569,7 +861,7 @@ class Batch:
                 resume_trace = record.trace_id
                 self._emit("retried", work, detail="resubmitting with its recorded trace id")
         if self.summary.stopped:
-            return self._not_submitted(work, self.summary.stopped)
+            return self._not_submitted(work, self.summary.stopped, self.summary.stop_reason)
         try:
             body = build(work.spec.model, **await self._prepare(work)).to_body()
         except RequestValidationError as err:
@@ -582,23 +874,30 @@ class Batch:
             and self.summary.credits + self._reserved + projected > self.max_credits
         )
         if over:
-            self.summary.stopped = (
-                f"max_credits {self.max_credits} would be exceeded "
-                f"(spent {self.summary.credits}, next item ~{projected})"
-            )
-            return self._not_submitted(work, self.summary.stopped)
+            assert projected is not None and self.max_credits is not None
+            if self.summary.stopped is None:
+                summary = self.summary
+                spent = summary.credits - summary.credits_running
+                running = summary.credits_running + self._reserved
+                total = spent + running + projected
+                summary.stopped = (
+                    f"max_credits {self.max_credits} would be exceeded: {spent} spent + "
+                    f"{running} committed to running jobs + {projected} for the next item "
+                    f"= {total}"
+                )
+                summary.stop_reason = "budget"
+            why = self.summary.stopped or "max_credits would be exceeded"
+            return self._not_submitted(work, why, self.summary.stop_reason)
         self._reserved += projected or 0
         try:
             job = await self._submit(work, body, resume_trace)
         except InsufficientCreditsError as err:
-            self.summary.stopped = self._halted = (
-                f"insufficient credits (ErrCode 500090): {err.message}"
-            )
+            self._halt(f"insufficient credits (ErrCode 500090): {err.message}", "credits")
             await self._record_failure(work, err, reset=True)
             return self._outcome(work, error=err)
         except AuthenticationError as err:
             # the account, not the item: stop, and leave the item to a run with a good key
-            self.summary.stopped = self._halted = f"the API key was refused: {err.message}"
+            self._halt(f"the API key was refused: {err.message}", "key")
             await self._record_failure(work, err, reset=True)
             return self._outcome(work, error=err)
         except _AMBIGUOUS as err:
@@ -616,9 +915,9 @@ class Batch:
         estimate = _estimate(work.kind, work.params)
         return estimate if estimate is not None else self._max_seen.get(work.kind)
 
-    def _not_submitted(self, work: _Work, why: str) -> ItemOutcome:
-        err = BatchStoppedError(f"not submitted: {why}")
-        self._emit("failed", work, detail=str(err))
+    def _not_submitted(self, work: _Work, why: str, reason: StopReason | None) -> ItemOutcome:
+        err = BatchStoppedError(f"not submitted: {why}", reason=reason or "stopped")
+        self._emit("not_submitted", work, detail=str(err))
         return self._outcome(work, error=err)
 
     async def _record_failure(
@@ -639,7 +938,7 @@ class Batch:
 
         async def on_send(trace_id: str) -> None:
             if self._halted:  # the account refused work while this item waited for a slot
-                raise BatchStoppedError(f"not submitted: {self._halted}")
+                raise BatchStoppedError(f"not submitted: {self._halted}", reason=self._halt_reason)
             if journal is not None:
                 await journal.begin_submit(work.key, trace_id)
             self.summary.submitted += 1
@@ -648,7 +947,7 @@ class Batch:
         async def on_throttled() -> None:
             self.summary.throttled += 1
             if journal is not None:
-                await journal.reset_for_resubmit(work.key)
+                await journal.reset_for_resubmit(work.key, throttled=True)
             self._emit("throttled", work, detail="500044: waiting for a generation slot")
 
         job = await self._submitter.submit(
@@ -656,9 +955,17 @@ class Batch:
         )
         credits = job.credits
         if journal is not None:
-            await journal.accepted(work.key, video_id=job.id, credits=credits)
+            limiter = self._submitter.limiter
+            await journal.accepted(
+                work.key,
+                video_id=job.id,
+                credits=credits,
+                slot_limit=limiter.statistics().limit if limiter is not None else None,
+            )
         if credits is not None:
             self.summary.credits += credits
+            self.summary.credits_running += credits
+            work.extra["running_credits"] = credits
             self._max_seen[work.kind] = max(self._max_seen.get(work.kind, 0), credits)
         self.summary.running += 1
         self._emit("accepted", work, job_id=job.id, credits=credits)
@@ -674,11 +981,16 @@ class Batch:
             return self._outcome(work, job_id=job.id, error=err, credits=job.credits)
         except JobError as err:
             self.summary.running -= 1
+            self.summary.credits_running -= work.extra.pop("running_credits", 0)
             if job.credits is not None and err.status in (7, 8):
                 self.summary.credits -= job.credits  # refunded
             if journal is not None:
                 await journal.finished(
-                    work.key, status=err.status, error=str(err), error_type=type(err).__name__
+                    work.key,
+                    status=err.status,
+                    error=str(err),
+                    error_type=type(err).__name__,
+                    server_finished_at=server_time(getattr(err.snapshot, "modify_time", None)),
                 )
             self._emit("failed", work, job_id=job.id, detail=str(err))
             return self._outcome(work, job_id=job.id, error=err)
@@ -690,9 +1002,14 @@ class Batch:
             self._emit("failed", work, job_id=job.id, detail=detail)
             return self._outcome(work, job_id=job.id, error=err, credits=job.credits)
         self.summary.running -= 1
+        self.summary.credits_running -= work.extra.pop("running_credits", 0)
         if journal is not None:
             await journal.finished(
-                work.key, status=result.status, url=result.url, credits=job.credits
+                work.key,
+                status=result.status,
+                url=result.url,
+                credits=job.credits,
+                server_finished_at=server_time(getattr(result, "modify_time", None)),
             )
         path = None
         if self._download_dir is not None:
@@ -842,12 +1159,18 @@ class Batch:
 
 
 def _single(exc: BaseException) -> BaseException:
-    """The one error inside (nested) exception groups of one error each, else ``exc``."""
-    while type(exc).__name__ in ("ExceptionGroup", "BaseExceptionGroup"):
-        inner: tuple[BaseException, ...] = tuple(getattr(exc, "exceptions", ()))
-        if len(inner) != 1:
-            return exc
-        exc = inner[0]
+    """The one error inside (nested) exception groups, else ``exc``. Several workers meeting
+    the same failure (e.g. the journal failed under all of them) count as one: the first."""
+    leaves: list[BaseException] = []
+    pending = [exc]
+    while pending:
+        current = pending.pop(0)
+        if type(current).__name__ in ("ExceptionGroup", "BaseExceptionGroup"):
+            pending.extend(getattr(current, "exceptions", ()))
+        else:
+            leaves.append(current)
+    if leaves and all(type(leaf) is type(leaves[0]) for leaf in leaves):
+        return leaves[0]
     return exc
 
 
@@ -901,5 +1224,10 @@ __all__ = [
     "BatchStoppedError",
     "BatchSummary",
     "BatchValidationError",
+    "CostEstimate",
+    "ItemError",
     "ItemOutcome",
+    "estimate_item",
+    "media_seconds",
+    "validate_items",
 ]

@@ -25,7 +25,7 @@ from collections.abc import (
 )
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import aiohttp
 import anyio
@@ -42,7 +42,8 @@ from ._constants import (
     USER_AGENT_PREFIX,
 )
 from ._download import download_to
-from ._exceptions import ClientClosedError, ConfigurationError
+from ._endpoints import RESULT_PATHS
+from ._exceptions import ClientClosedError, ConfigurationError, RateLimitError, ServerBusyError
 from ._jobs import ImageJob, Job, VideoJob, job_id_arg
 from ._journal import Journal
 from ._limiter import Limiter, SlotLimiter
@@ -50,6 +51,7 @@ from ._polling import PollScheduler, PollStatistics
 from ._redis import RedisCoordinator, RedisLimiter, SecretUrl, event_fields, fields_event
 from ._retry import with_retries
 from ._submit import Submitter
+from ._telemetry import telemetry_for
 from ._transport import AiohttpTransport, ApiKey, FormPart, Request, Response, Transport
 from ._version import __version__
 from .resources.account import AccountResource
@@ -59,6 +61,10 @@ from .resources.video import VideoResource
 from .types.image import ImageResult
 from .types.video import VideoResult
 from .webhooks import WebhookEvent
+
+if TYPE_CHECKING:
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.trace import TracerProvider
 
 logger = logging.getLogger("pixverse_async")
 
@@ -118,6 +124,10 @@ class AsyncPixVerse:
         redis_policy: lease and re-check times of the shared limiter.
         session: an aiohttp session to borrow (not closed by the client).
         transport: a custom :class:`Transport` (tests); replaces the aiohttp one.
+        tracer_provider: the OpenTelemetry tracer provider for this client's spans (default:
+            the global one). Spans and metrics need ``opentelemetry-api`` (extra ``otel``);
+            without it they cost nothing. See :mod:`pixverse_async._telemetry`.
+        meter_provider: the OpenTelemetry meter provider for its metrics (default: global).
 
     Raises:
         ConfigurationError: no API key was given or found, or an option is invalid.
@@ -142,6 +152,8 @@ class AsyncPixVerse:
         redis_policy: RedisPolicy | None = None,
         session: aiohttp.ClientSession | None = None,
         transport: Transport | None = None,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
     ) -> None:
         self._closed = True  # until fully built (a repr of a half-built client works)
         # only the redacting wrapper stays in this frame: tracebacks with locals show reprs
@@ -180,10 +192,24 @@ class AsyncPixVerse:
             user_agent=_user_agent(),
             session=session,
         )
-        self._send = with_retries(self._transport.send, retry)
+        # None without opentelemetry-api: then every telemetry hook is skipped
+        self._telemetry = telemetry = telemetry_for(tracer_provider, meter_provider)
+        #: one HTTP attempt (with a span per attempt when telemetry is on)
+        self._attempt = (
+            self._transport.send
+            if telemetry is None
+            else telemetry.traced(self._transport.send, self.base_url)
+        )
+        self._send = with_retries(self._send_once, retry)
+        # scheduled polls: the scheduler hears of their throttling itself (no retry here)
+        self._send_poll = with_retries(self._attempt, retry, retry_throttled=False)
         self.webhooks = webhooks
         self._poller: PollScheduler[Any] = PollScheduler(
-            self._fetch_status, self.poll, webhook_media=("video",) if webhooks else ()
+            self._poll_status,
+            self.poll,
+            webhook_media=("video",) if webhooks else (),
+            fetch_now=self._fetch_status,
+            telemetry=telemetry,
         )
         # only the redacting wrapper stays in this frame (tracebacks with locals show reprs)
         shared = SecretUrl(os.environ.get(ENV_REDIS_URL, "") if redis_url is None else redis_url)
@@ -209,7 +235,9 @@ class AsyncPixVerse:
                     limiter = SlotLimiter(max_concurrency)
             except ValueError as exc:
                 raise ConfigurationError(str(exc)) from None
-        self._submitter = Submitter(self._request, self._poller, limiter)
+        self._submitter = Submitter(self._request, self._poller, limiter, telemetry=telemetry)
+        if telemetry is not None:
+            telemetry.watch_limiter(self._submitter)
         self._closed = False
         self.video = VideoResource(self, self._submitter)
         self.image = ImageResource(self, self._submitter)
@@ -283,8 +311,12 @@ class AsyncPixVerse:
         multipart: Sequence[FormPart] | None = None,
         read_timeout: float | None = None,
         trace_id: str | None = None,
+        retry_throttled: bool = True,
     ) -> Response:
-        """Send one logical request (retried per policy with one trace id)."""
+        """Send one logical request (retried per policy with one trace id).
+
+        ``retry_throttled=False`` raises HTTP 429 / ErrCode 500069 at once (scheduled polls).
+        """
         self._check_open()
         request = Request(
             method=method,
@@ -297,7 +329,8 @@ class AsyncPixVerse:
         )
         started = time.monotonic()
         try:
-            response = await self._send(request)
+            send = self._send if retry_throttled else self._send_poll
+            response = await send(request)
         except Exception as exc:
             logger.debug(
                 "%s %s failed after %.3fs (trace id %s): %s",
@@ -392,10 +425,28 @@ class AsyncPixVerse:
         """The Redis connection shared with other clients on the account (``redis_url``)."""
         return self._fleet
 
+    async def _send_once(self, request: Request) -> Response:
+        """One attempt; a throttling answer (HTTP 429 / 500069) also tells the poll budget
+        (the server's rate limit counts every request, submits included)."""
+        sent = time.monotonic()
+        try:
+            return await self._attempt(request)
+        except (RateLimitError, ServerBusyError) as exc:
+            self._poller.throttled(exc, sent=sent)
+            raise
+
     async def _fetch_status(self, media: str, job_id: int) -> VideoResult | ImageResult:
         if media == "image":
             return await self.image.result(job_id)
         return await self.video.result(job_id)
+
+    async def _poll_status(self, media: str, job_id: int) -> VideoResult | ImageResult:
+        """A scheduled poll: throttling answers are raised at once, for the poll budget."""
+        path = RESULT_PATHS["image" if media == "image" else "video"].format(job_id)
+        response = await self._request("GET", path, retry_throttled=False)
+        if media == "image":
+            return ImageResult.model_validate(response.data)
+        return VideoResult.model_validate(response.data)
 
     # -- jobs ------------------------------------------------------------------------------
 
@@ -518,6 +569,8 @@ class AsyncPixVerse:
         workers: int = DEFAULT_WORKERS,
         downloads: int = DEFAULT_DOWNLOADS,
         job_timeout: float | None = None,
+        retry_failed: bool | None = None,
+        rerun_changed: bool | None = None,
     ) -> Batch:
         """Fan out generation jobs; use as ``async with client.batch(items) as b: async for ...``.
 
@@ -533,6 +586,12 @@ class AsyncPixVerse:
             workers: items in progress at once (bounds memory; the slot limiter bounds jobs).
             downloads: downloads at once (with ``download_dir``).
             job_timeout: seconds to wait for each job (``None``: no limit).
+            retry_failed: submit the items the journal has as failed (or not submitted) again,
+                with new trace ids; succeeded and running ones are untouched (``None``: the
+                journal's default, off).
+            rerun_changed: run again items whose request changed since the journal recorded
+                them even when they succeeded or are running (``None``: the journal's
+                default, off: they are reported and kept).
         """
         self._check_open()
         return Batch(
@@ -548,6 +607,8 @@ class AsyncPixVerse:
             workers=workers,
             downloads=downloads,
             job_timeout=job_timeout,
+            retry_failed=retry_failed,
+            rerun_changed=rerun_changed,
         )
 
     async def run_batch(
@@ -563,6 +624,8 @@ class AsyncPixVerse:
         workers: int = DEFAULT_WORKERS,
         downloads: int = DEFAULT_DOWNLOADS,
         job_timeout: float | None = None,
+        retry_failed: bool | None = None,
+        rerun_changed: bool | None = None,
     ) -> list[ItemOutcome]:
         """Run a whole batch; every :class:`ItemOutcome` in input order (see :meth:`batch`)."""
         batch = self.batch(
@@ -576,6 +639,8 @@ class AsyncPixVerse:
             workers=workers,
             downloads=downloads,
             job_timeout=job_timeout,
+            retry_failed=retry_failed,
+            rerun_changed=rerun_changed,
         )
         async with batch as running:
             return await running.run()

@@ -111,7 +111,10 @@ class PollPolicy:
             kind from finished jobs (a low quantile of their durations), else ``interval``.
         first_poll_quantile: the quantile of learned durations used for the first poll.
         max_concurrency: status requests in flight at once, for the whole client.
-        max_rps: status requests per second, for the whole client (``None``: no cap).
+        max_rps: a hard ceiling on status requests per second, for the whole client. Default
+            ``None``: no fixed number; the budget follows the work (twice what the watched
+            jobs need at this interval) and backs off when the server answers HTTP 429 or
+            ErrCode 500069 (see ``PollScheduler`` and ``client.poll_statistics()``).
         webhook_fallback: webhook mode (``AsyncPixVerse(webhooks=True)``): seconds between the
             fallback status requests of a job a webhook should resolve. The first one comes
             this long after the job's expected end (learned from earlier deliveries), so a

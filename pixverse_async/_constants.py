@@ -33,7 +33,28 @@ USER_AGENT_PREFIX = "pixverse-async"
 POLL_INTERVAL = 4.0
 POLL_JITTER = 0.1
 POLL_MAX_CONCURRENCY = 16
-POLL_MAX_RPS = 20.0
+#: a hard ceiling on status requests per second: none by default (the budget adapts)
+POLL_MAX_RPS: float | None = None
+#: the poll budget (see ``_polling.PollBudget``): status requests per second it always allows
+POLL_BUDGET_FLOOR = 20.0
+#: ... and the multiple of the schedule's own demand (jobs watched / interval) it allows
+POLL_BUDGET_HEADROOM = 2.0
+#: seconds of budget a quiet spell may save up for a burst of due polls
+POLL_BUDGET_BURST = 1.0
+#: on HTTP 429 / ErrCode 500069 the learned cap drops to this share of the recent send rate
+POLL_BUDGET_BACKOFF = 0.5
+#: ... then grows back while it binds by this share of the refused rate per second (additive)
+POLL_BUDGET_GROWTH = 0.05
+#: the lowest learned cap after HTTP 429, status requests per second
+POLL_BUDGET_MIN = 1.0
+#: seconds before a refused status request is sent again when its answer has no
+#: ``Retry-After`` (at most one interval)
+POLL_THROTTLE_PAUSE = 1.0
+#: seconds over which the recent send rate is measured
+POLL_RATE_WINDOW = 1.0
+#: seconds of backlog (polls more than an interval late, queue never drained) before one WARNING
+#: (at least three intervals)
+POLL_BACKLOG_WARN = 5.0
 POLL_FIRST_QUANTILE = 0.05
 POLL_LEARN_SAMPLES = 64
 POLL_MIN_SAMPLES = 3

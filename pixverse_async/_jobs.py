@@ -12,12 +12,13 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from ._exceptions import JobError, RequestValidationError
+from ._exceptions import JobError, JobTimeoutError, RequestValidationError
 from .types.image import ImageResult
 from .types.video import VideoResult
 
 if TYPE_CHECKING:
     from ._polling import PollScheduler
+    from ._telemetry import JobTrace
 
 R = TypeVar("R", VideoResult, ImageResult)
 
@@ -57,6 +58,8 @@ class Job(Generic[R]):
         self.credits = credits
         self.submitted_at = submitted_at if submitted_at is not None else time.monotonic()
         self._future: asyncio.Future[Any] | None = None
+        #: the job's span (telemetry on, submitted by this client); ended where the job ends
+        self._trace: JobTrace | None = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} id={self.id} kind={self.kind!r}>"
@@ -85,7 +88,12 @@ class Job(Generic[R]):
         if self.done():  # seen to end already (e.g. while holding its generation slot)
             return self.result()
         future = self._watch()
-        result: R = await self._scheduler.wait_for(future, self.media, self.id, timeout=timeout)
+        try:
+            result: R = await self._scheduler.wait_for(future, self.media, self.id, timeout=timeout)
+        except JobTimeoutError as exc:
+            if self._trace is not None:  # the span covers the submit up to the wait's timeout
+                self._trace.timed_out(exc.snapshot)
+            raise
         self._seen(future)  # (its callback has run already; this keeps that explicit)
         return result
 
@@ -105,7 +113,7 @@ class Job(Generic[R]):
         if self._future is not None:
             return self._future
         future = self._scheduler.future(
-            self.media, self.id, self.kind, submitted_at=self.submitted_at
+            self.media, self.id, self.kind, submitted_at=self.submitted_at, trace=self._trace
         )
         future.add_done_callback(self._seen)
         return future

@@ -12,14 +12,29 @@ On a re-run the batch reads the records back: finished items are skipped; items 
 ``video_id`` are re-attached to polling (never resubmitted); items with a trace id but no
 ``video_id`` are resubmitted with the *same* trace id, which the server deduplicates, so a
 submit that did reach the server before the crash returns the original job instead of
-charging again. A journal written for a different input, or a file that is not a journal,
-raises (:class:`JournalMismatchError`, :class:`JournalCorruptError`); it is never silently
-restarted.
+charging again. A file that is not a journal raises :class:`JournalCorruptError`; it is never
+silently restarted.
+
+Per-item fingerprints: each record keeps :func:`request_hash` of its item (kind + request), so
+an edited input file is reconciled item by item in :meth:`Journal.plan`: unchanged items keep
+their state, new items are planned, changed items that never succeeded and are not running
+are planned again with the new request, and a changed item that succeeded or is running is
+left as it was (its record keeps the old hash, so the caller sees the difference) unless
+``rerun_changed`` asks to plan it again. ``retry_failed`` plans failed items again (a new
+submit, a new trace id). An optional whole-input fingerprint (``batch_fingerprint``) can
+still be pinned by code that wants a journal refused for any other input
+(:class:`JournalMismatchError`); the command line no longer uses it.
 
 State transitions (anything else raises :class:`JournalError`, because it would risk a
 second charge or lose an outcome)::
 
     plan                 (new)                          -> pending
+                         failed, retry_failed           -> pending      trace id, job, outcome
+                                                                        cleared (new submit)
+                         pending/failed, request changed -> pending     with the new request
+                         any other, request changed,
+                           rerun_changed                -> pending      the same (an old job,
+                                                                        if any, is forgotten)
     begin_submit         pending                        -> submitting   trace id set, attempts+1
                          submitting, same trace id      -> submitting   resubmit after a crash
     accepted             submitting                     -> accepted     video id, credits
@@ -39,10 +54,27 @@ being killed at any instant (SIGKILL, OOM killer, a crash); the next open replay
 ``synchronous=NORMAL`` does not ``fsync`` each commit, so an OS crash or power loss may lose
 the last few transactions; surviving OS crashes is out of scope.
 
-Exclusivity: the connection takes SQLite's ``EXCLUSIVE`` locking mode and holds the write
-lock until :meth:`Journal.aclose`, so a second process (or a second :class:`Journal`) opening
-the same file fails fast with :class:`JournalError` instead of submitting the same pending
-items again. Inspect a journal after the run, or through the owning :class:`Journal`.
+Exclusivity: a writing :class:`Journal` holds an exclusive ``flock`` on the journal file
+until :meth:`Journal.aclose`, so a second process (or a second :class:`Journal`) opening the
+same file for writing fails fast with :class:`JournalError` instead of submitting the same
+pending items again. Readers are not blocked: ``Journal.open(path, read_only=True)`` (what
+``pixverse-async batch status`` uses) opens the file with SQLite's ``mode=ro`` and sees every
+committed write of a running batch (WAL readers never wait for the writer). Where ``fcntl``
+does not exist (Windows) the writer falls back to SQLite's ``EXCLUSIVE`` locking mode, which
+also keeps readers out until the run ends.
+
+Schema versions: version 2 has the same tables as version 1; a version 1 file is migrated in
+place when opened for writing (its ``default_keys`` meta becomes ``position``: items without a
+key were named by their 0-based position, which the command line renames to 1-based line
+numbers on its next run) and read as is when opened read-only. Version 3 (this one) adds the
+timestamps a report needs (wall-clock seconds since the epoch): on ``items``,
+``submitted_at`` (the last submit begun), ``accepted_at``, ``finished_at`` (when the client
+saw the job end), ``server_finished_at`` (the server's ``modify_time`` of the terminal status,
+when it was readable) and ``slot_limit`` (the generation-slot limit when the job was
+accepted); and an ``item_events`` table with one row per submit begun (``submit``) and per
+500044 refusal (``throttled``). Versions 1 and 2 are migrated to 3 when opened for writing
+(the new columns stay empty for earlier items) and read as they are when opened read-only
+(:meth:`Journal.timings` then reports the missing times as ``None``).
 
 Speed: one thread hop plus one small commit per call. Measured on the development machine
 (2 vCPUs, Python 3.11, SQLite 3.40): about 3,500-4,000 writes/s from one task and about
@@ -61,11 +93,14 @@ import hashlib
 import json
 import os
 import sqlite3
+import sys
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -73,13 +108,18 @@ import anyio.to_thread
 from ._exceptions import PixVerseError
 from .types.video import VideoStatus
 
+if sys.platform != "win32":
+    import fcntl
+
 __all__ = [
+    "ItemTimes",
     "Journal",
     "JournalCorruptError",
     "JournalError",
     "JournalMismatchError",
     "JournalRecord",
     "request_hash",
+    "server_time",
 ]
 
 T = TypeVar("T")
@@ -87,7 +127,9 @@ T = TypeVar("T")
 #: Identifies a pixverse_async journal in its ``journal_meta`` table.
 JOURNAL_FORMAT = "pixverse_async.journal"
 #: The schema this module writes and reads. A higher stored version is refused.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
+#: Older schema versions this module reads (and migrates when opened for writing).
+READABLE_VERSIONS = frozenset({1, 2, 3})
 
 STATE_PENDING = "pending"
 STATE_SUBMITTING = "submitting"
@@ -101,10 +143,33 @@ UPLOAD_KINDS = frozenset({"image", "media"})
 
 #: Seconds SQLite waits for a lock held elsewhere: none, so a journal in use fails fast.
 LOCK_WAIT_SECONDS = 0.0
+#: Seconds a writer holding the flock waits for a reader's brief lock (never another writer).
+WRITE_LOCK_WAIT_SECONDS = 5.0
+#: Seconds a read-only journal waits for a writer's brief lock (WAL recovery, checkpoint).
+READ_LOCK_WAIT_SECONDS = 5.0
 
 _META_FORMAT = "format"
 _META_VERSION = "schema_version"
 _META_FINGERPRINT = "batch_fingerprint"
+#: How items without an explicit key were named: "position" (0-based, schema 1) or "line".
+META_DEFAULT_KEYS = "default_keys"
+
+#: Schema 3: submits begun and 500044 refusals, by the item's ``seq`` (stable across renames).
+_EVENTS_TABLE = """CREATE TABLE item_events (
+        item_seq INTEGER NOT NULL,
+        at       REAL NOT NULL,
+        event    TEXT NOT NULL
+    )"""
+#: Schema 3's columns added to ``items`` (name, SQL type), in order.
+_TIMING_COLUMNS = (
+    ("submitted_at", "REAL"),
+    ("accepted_at", "REAL"),
+    ("finished_at", "REAL"),
+    ("server_finished_at", "REAL"),
+    ("slot_limit", "INTEGER"),
+)
+EVENT_SUBMIT = "submit"
+EVENT_THROTTLED = "throttled"
 
 _SCHEMA = (
     """CREATE TABLE journal_meta (
@@ -128,8 +193,14 @@ _SCHEMA = (
         attempts      INTEGER NOT NULL DEFAULT 0,
         created_at    REAL NOT NULL,
         updated_at    REAL NOT NULL,
-        download_path TEXT
+        download_path TEXT,
+        submitted_at  REAL,
+        accepted_at   REAL,
+        finished_at   REAL,
+        server_finished_at REAL,
+        slot_limit    INTEGER
     )""",
+    _EVENTS_TABLE,
     """CREATE TABLE upload_cache (
         content_hash TEXT NOT NULL,
         kind         TEXT NOT NULL,
@@ -236,6 +307,63 @@ class JournalRecord:
         return self.state in FINISHED_STATES
 
 
+@dataclass(frozen=True)
+class ItemTimes:
+    """One item's timeline as :meth:`Journal.timings` reads it (what a batch report draws).
+
+    Times are wall-clock seconds since the epoch, ``None`` when not (yet) known or when the
+    journal predates schema 3.
+
+    Attributes:
+        key, kind, state, status, credits, error, error_type, attempts, created_at,
+        updated_at: as in :class:`JournalRecord`.
+        submitted_at: when the last submit was begun (the one accepted, for a job).
+        accepted_at: when the server's job id was recorded.
+        finished_at: when the client saw the job end (or the item failed without a job).
+        server_finished_at: the server's ``modify_time`` of the terminal status, if readable.
+        slot_limit: the generation-slot limit when the job was accepted (``None``: unknown,
+            or auto mode before the limit was learned).
+        submits: when each submit was begun, oldest first (500044 resubmits included).
+        throttled: when each 500044 refusal was recorded, oldest first.
+    """
+
+    key: str
+    kind: str
+    state: str
+    status: int | None
+    credits: int | None
+    error: str | None
+    error_type: str | None
+    attempts: int
+    created_at: float
+    updated_at: float
+    submitted_at: float | None
+    accepted_at: float | None
+    finished_at: float | None
+    server_finished_at: float | None
+    slot_limit: int | None
+    submits: tuple[float, ...] = ()
+    throttled: tuple[float, ...] = ()
+
+
+def server_time(value: object) -> float | None:
+    """A server timestamp (an ISO 8601 text with a time zone, e.g. ``modify_time``) as
+    seconds since the epoch; ``None`` for anything else (the API documents no format, so a
+    time without a zone is not guessed at)."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return None
+    return parsed.timestamp()
+
+
 def request_hash(kind: str, params: Mapping[str, Any]) -> str:
     """A stable fingerprint of one request: SHA-256 hex of canonical JSON of ``[kind, params]``.
 
@@ -282,7 +410,7 @@ class Journal:
     Open with :meth:`open` (not the constructor) and close with :meth:`aclose` or
     ``async with``::
 
-        async with await Journal.open("run.journal", batch_fingerprint=fp) as journal:
+        async with await Journal.open("run.journal") as journal:
             record = await journal.plan("item-1", kind="modify", request_hash=h)
             await journal.begin_submit("item-1", trace_id)     # durable before the submit
             ...
@@ -292,12 +420,24 @@ class Journal:
     """
 
     def __init__(
-        self, conn: sqlite3.Connection, path: str, *, reuse_cached_ids: bool = True
+        self,
+        conn: sqlite3.Connection,
+        path: str,
+        *,
+        reuse_cached_ids: bool = True,
+        retry_failed: bool = False,
+        rerun_changed: bool = False,
+        read_only: bool = False,
+        lock: _FileLock | None = None,
     ) -> None:
         """Wrap an already validated connection; use :meth:`open` instead."""
         self._conn: sqlite3.Connection | None = conn
         self._path = path
         self._reuse_cached_ids = reuse_cached_ids
+        self.retry_failed = retry_failed
+        self.rerun_changed = rerun_changed
+        self.read_only = read_only
+        self._file_lock = lock
         self._lock = anyio.Lock()
 
     def __repr__(self) -> str:
@@ -322,6 +462,9 @@ class Journal:
         *,
         batch_fingerprint: str | None = None,
         reuse_cached_ids: bool = True,
+        retry_failed: bool = False,
+        rerun_changed: bool = False,
+        read_only: bool = False,
     ) -> Journal:
         """Open a journal, creating the file and schema if needed.
 
@@ -334,19 +477,36 @@ class Journal:
                 ``False`` when the server is new to this run (an emulator started afresh):
                 the cached ids name uploads it never saw, so files are uploaded again (the
                 caches are still written).
+            retry_failed: the default of :meth:`plan`'s ``retry_failed``: failed items are
+                planned again (submitted anew, with a new trace id).
+            rerun_changed: the default of :meth:`plan`'s ``rerun_changed``: items whose
+                request changed are planned again even if they succeeded or are running.
+            read_only: open for reading only (``mode=ro``), e.g. to watch a running batch:
+                nothing is created, migrated or locked; every write method raises.
 
         Returns:
             The open journal.
 
         Raises:
-            JournalMismatchError: the journal was written for a different batch input.
+            JournalMismatchError: ``batch_fingerprint`` differs from the stored one.
             JournalCorruptError: the file is not SQLite, holds foreign tables, or has an
                 unknown schema version.
-            JournalError: the file cannot be opened, or another process has it open.
+            JournalError: the file cannot be opened (or, read-only, does not exist), or
+                another writer has it open.
         """
         where = os.fspath(path)
-        conn = await anyio.to_thread.run_sync(_connect, where, batch_fingerprint)
-        return cls(conn, where, reuse_cached_ids=reuse_cached_ids)
+        if read_only:
+            conn = await anyio.to_thread.run_sync(_connect_read_only, where)
+            return cls(conn, where, read_only=True)
+        conn, lock = await anyio.to_thread.run_sync(_connect, where, batch_fingerprint)
+        return cls(
+            conn,
+            where,
+            reuse_cached_ids=reuse_cached_ids,
+            retry_failed=retry_failed,
+            rerun_changed=rerun_changed,
+            lock=lock,
+        )
 
     async def aclose(self) -> None:
         """Close the journal (idempotent). Waits for a call in progress to finish."""
@@ -355,6 +515,9 @@ class Journal:
                 conn, self._conn = self._conn, None
                 if conn is not None:
                     await anyio.to_thread.run_sync(conn.close)
+                lock, self._file_lock = self._file_lock, None
+                if lock is not None:
+                    lock.release()  # after the connection: the next writer finds it closed
 
     async def __aenter__(self) -> Journal:
         return self
@@ -376,6 +539,11 @@ class Journal:
             try:
                 return await anyio.to_thread.run_sync(fn, conn)
             except sqlite3.Error as exc:
+                if self.read_only and "readonly" in str(exc).replace(" ", "").lower():
+                    raise JournalError(
+                        f"journal {self._path!r} is open read-only; open it without "
+                        "read_only=True to change it"
+                    ) from exc
                 raise JournalError(
                     f"journal {self._path!r} failed: {exc} (check disk space and permissions)"
                 ) from exc
@@ -383,37 +551,65 @@ class Journal:
     # -- items -------------------------------------------------------------------------------
 
     async def plan(
-        self, key: str, *, kind: str, request_hash: str, media: str = "video"
+        self,
+        key: str,
+        *,
+        kind: str,
+        request_hash: str,
+        media: str = "video",
+        retry_failed: bool | None = None,
+        rerun_changed: bool | None = None,
     ) -> JournalRecord:
-        """Record an item as ``pending``, or return its existing record.
+        """Record an item as ``pending``, or reconcile it with its existing record.
 
         Args:
             key: the item's key, unique in the batch.
             kind: the generation kind.
-            request_hash: :func:`request_hash` of the item's request.
+            request_hash: :func:`request_hash` of the item's request (its fingerprint).
             media: ``"video"`` (default) or ``"image"``: which endpoint its job is polled on.
+            retry_failed: plan a ``failed`` item again (its trace id, job and outcome are
+                cleared, so the next submit is new). ``None``: the journal's default
+                (see :meth:`open`).
+            rerun_changed: plan an item whose request (or kind) changed again even if it
+                succeeded or is running (``submitting`` / ``accepted``; its old job, if any,
+                is forgotten). ``None``: the journal's default.
 
         Returns:
-            The new record, or the one the journal already had (check ``state``).
+            The record to act on (check ``state``). A changed item that never succeeded and
+            is not running comes back ``pending`` with the new request. A changed item that
+            succeeded or is running, without ``rerun_changed``, comes back untouched: its
+            ``request_hash`` (or ``kind``) then differs from the arguments, which is how a
+            caller tells that the journal kept the earlier request's outcome.
 
         Raises:
-            JournalMismatchError: the key exists with a different request or kind.
             ValueError: ``media`` is not ``"video"`` or ``"image"``.
         """
         if media not in MEDIA_TYPES:
             raise ValueError(f"media must be 'video' or 'image', not {media!r}")
+        retry = self.retry_failed if retry_failed is None else retry_failed
+        rerun = self.rerun_changed if rerun_changed is None else rerun_changed
 
         def work(conn: sqlite3.Connection) -> JournalRecord:
             existing = _fetch(conn, key)
             if existing is not None:
-                if existing.request_hash != request_hash or existing.kind != kind:
-                    raise JournalMismatchError(
-                        f"item {key!r} in journal {self._path!r} was recorded for a different "
-                        f"request ({existing.kind} {existing.request_hash[:12]}…, now {kind} "
-                        f"{request_hash[:12]}…); run with the original input, or use a new "
-                        "--journal path to start over"
-                    )
-                return existing
+                changed = existing.request_hash != request_hash or existing.kind != kind
+                again = (
+                    changed and (rerun or existing.state in (STATE_PENDING, STATE_FAILED))
+                ) or (retry and existing.state == STATE_FAILED)
+                if not again:
+                    return existing
+                conn.execute(
+                    "UPDATE items SET kind = ?, request_hash = ?, media = ?, state = ?, "
+                    "trace_id = NULL, video_id = NULL, status = NULL, url = NULL, "
+                    "credits = NULL, error = NULL, error_type = NULL, download_path = NULL, "
+                    "submitted_at = NULL, accepted_at = NULL, finished_at = NULL, "
+                    "server_finished_at = NULL, slot_limit = NULL, "
+                    "updated_at = ? WHERE item_key = ?",
+                    (kind, request_hash, media, STATE_PENDING, time.time(), key),
+                )
+                record = _fetch(conn, key)
+                assert record is not None
+                return record
             now = time.time()
             conn.execute(
                 "INSERT INTO items (item_key, kind, request_hash, state, media, attempts, "
@@ -451,21 +647,32 @@ class Journal:
                     f"item {key!r} is {record.state} (video id {record.video_id}); "
                     "submitting it again would pay twice"
                 )
-            conn.execute(
-                "UPDATE items SET state = ?, trace_id = ?, attempts = attempts + 1, "
-                "updated_at = ? WHERE item_key = ?",
-                (STATE_SUBMITTING, trace_id, time.time(), key),
-            )
+            now = time.time()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(
+                    "UPDATE items SET state = ?, trace_id = ?, attempts = attempts + 1, "
+                    "submitted_at = ?, updated_at = ? WHERE item_key = ?",
+                    (STATE_SUBMITTING, trace_id, now, now, key),
+                )
+                _event(conn, key, now, EVENT_SUBMIT)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
         await self._call(work)
 
-    async def accepted(self, key: str, *, video_id: int, credits: int | None) -> None:
+    async def accepted(
+        self, key: str, *, video_id: int, credits: int | None, slot_limit: int | None = None
+    ) -> None:
         """Record the job id the server gave the item's submit.
 
         Args:
             key: the item's key.
             video_id: the job id (``video_id``, or ``image_id`` for image jobs).
             credits: the credits the submit reported, when it did.
+            slot_limit: the generation-slot limit at the time, when known (for reports).
 
         Raises:
             JournalError: unknown key; no submit was begun; or the item already has a
@@ -480,10 +687,12 @@ class Journal:
                     f"item {key!r} is {record.state} (video id {record.video_id}), so it "
                     f"cannot be accepted as job {video_id}; call begin_submit() before sending"
                 )
+            now = time.time()
             conn.execute(
                 "UPDATE items SET state = ?, video_id = ?, credits = COALESCE(?, credits), "
+                "accepted_at = COALESCE(accepted_at, ?), slot_limit = COALESCE(?, slot_limit), "
                 "updated_at = ? WHERE item_key = ?",
-                (STATE_ACCEPTED, video_id, credits, time.time(), key),
+                (STATE_ACCEPTED, video_id, credits, now, slot_limit, now, key),
             )
 
         await self._call(work)
@@ -497,9 +706,10 @@ class Journal:
         credits: int | None = None,
         error: str | None = None,
         error_type: str | None = None,
+        server_finished_at: float | None = None,
     ) -> None:
         """Record the item's terminal outcome: ``succeeded`` if ``status`` is 1 and there is
-        no ``error``, else ``failed``.
+        no ``error``, else ``failed``. The time it is recorded is the item's ``finished_at``.
 
         Args:
             key: the item's key.
@@ -508,6 +718,7 @@ class Journal:
             credits: credits charged; ``None`` keeps what :meth:`accepted` recorded.
             error: what went wrong, for a failed item.
             error_type: the error's class name.
+            server_finished_at: when the server says the job ended (see :func:`server_time`).
 
         Raises:
             JournalError: unknown key, or the item is already finished.
@@ -519,20 +730,33 @@ class Journal:
             record = _require(conn, key, self._path)
             if record.finished:
                 raise JournalError(f"item {key!r} is already {record.state}")
+            now = time.time()
             conn.execute(
                 "UPDATE items SET state = ?, status = ?, url = ?, "
-                "credits = COALESCE(?, credits), error = ?, error_type = ?, updated_at = ? "
-                "WHERE item_key = ?",
-                (state, status, url, credits, error, error_type, time.time(), key),
+                "credits = COALESCE(?, credits), error = ?, error_type = ?, finished_at = ?, "
+                "server_finished_at = ?, updated_at = ? WHERE item_key = ?",
+                (
+                    state,
+                    status,
+                    url,
+                    credits,
+                    error,
+                    error_type,
+                    now,
+                    server_finished_at,
+                    now,
+                    key,
+                ),
             )
 
         await self._call(work)
 
-    async def reset_for_resubmit(self, key: str) -> None:
+    async def reset_for_resubmit(self, key: str, *, throttled: bool = False) -> None:
         """Forget the item's trace id after a definitive rejection, so a fresh one is used.
 
         Use it only when the submit is known to have created nothing (e.g. ErrCode 500044,
         or another error answer before acceptance). The item goes back to ``pending``.
+        ``throttled=True`` (a 500044) also records the refusal's time as an item event.
 
         Raises:
             JournalError: unknown key, or the item already has a job or is finished.
@@ -545,10 +769,26 @@ class Journal:
                     f"item {key!r} is {record.state} (video id {record.video_id}); "
                     "resetting it for resubmission could pay twice"
                 )
-            conn.execute(
-                "UPDATE items SET state = ?, trace_id = NULL, updated_at = ? WHERE item_key = ?",
-                (STATE_PENDING, time.time(), key),
-            )
+            now = time.time()
+            if not throttled:
+                conn.execute(
+                    "UPDATE items SET state = ?, trace_id = NULL, updated_at = ? "
+                    "WHERE item_key = ?",
+                    (STATE_PENDING, now, key),
+                )
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(
+                    "UPDATE items SET state = ?, trace_id = NULL, updated_at = ? "
+                    "WHERE item_key = ?",
+                    (STATE_PENDING, now, key),
+                )
+                _event(conn, key, now, EVENT_THROTTLED)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
         await self._call(work)
 
@@ -583,19 +823,120 @@ class Journal:
 
         return await self._call(work)
 
+    async def timings(self) -> list[ItemTimes]:
+        """Every item's timeline (times, submits, 500044 refusals), in planning order.
+
+        One consistent snapshot, also of a journal a run is writing; a journal older than
+        schema 3 reads with ``None`` times and no events.
+        """
+
+        def work(conn: sqlite3.Connection) -> list[ItemTimes]:
+            conn.execute("BEGIN")
+            try:
+                present = {row[1] for row in conn.execute("PRAGMA table_info(items)")}
+                extra = ", ".join(c if c in present else "NULL" for c, _ in _TIMING_COLUMNS)
+                rows = conn.execute(
+                    "SELECT seq, item_key, kind, state, status, credits, error, error_type, "
+                    f"attempts, created_at, updated_at, {extra} FROM items ORDER BY seq"
+                ).fetchall()
+                submits: dict[int, list[float]] = {}
+                throttled: dict[int, list[float]] = {}
+                if "item_events" in _tables(conn):
+                    for seq, at, event in conn.execute(
+                        "SELECT item_seq, at, event FROM item_events ORDER BY at"
+                    ):
+                        into = throttled if event == EVENT_THROTTLED else submits
+                        into.setdefault(seq, []).append(float(at))
+            finally:
+                conn.execute("COMMIT")
+            return [_times(row, submits.get(row[0], ()), throttled.get(row[0], ())) for row in rows]
+
+        return await self._call(work)
+
     async def summary(self) -> dict[str, int]:
-        """Counts per state (every state, zeros included), ``total`` items, and ``credits``:
-        the credits of succeeded items."""
+        """Counts per state (every state, zeros included), ``total`` items, ``credits``: the
+        credits of succeeded items, and ``credits_running``: the credits charged for jobs
+        still running (``accepted``; refunded if they end failed or moderated)."""
 
         def work(conn: sqlite3.Connection) -> dict[str, int]:
             counts = dict.fromkeys(STATES, 0)
             for state, count in conn.execute("SELECT state, COUNT(*) FROM items GROUP BY state"):
                 counts[state] = count
-            (credits,) = conn.execute(
-                "SELECT COALESCE(SUM(credits), 0) FROM items WHERE state = ?",
-                (STATE_SUCCEEDED,),
-            ).fetchone()
-            return {**counts, "total": sum(counts.values()), "credits": int(credits)}
+            credits = dict.fromkeys((STATE_SUCCEEDED, STATE_ACCEPTED), 0)
+            for state, total in conn.execute(
+                "SELECT state, COALESCE(SUM(credits), 0) FROM items WHERE state IN (?, ?) "
+                "GROUP BY state",
+                (STATE_SUCCEEDED, STATE_ACCEPTED),
+            ):
+                credits[state] = int(total)
+            return {
+                **counts,
+                "total": sum(counts.values()),
+                "credits": credits[STATE_SUCCEEDED],
+                "credits_running": credits[STATE_ACCEPTED],
+            }
+
+        return await self._call(work)
+
+    async def get_meta(self, name: str) -> str | None:
+        """A value of the journal's ``journal_meta`` table (e.g. :data:`META_DEFAULT_KEYS`)."""
+
+        def work(conn: sqlite3.Connection) -> str | None:
+            row = conn.execute("SELECT value FROM journal_meta WHERE name = ?", (name,)).fetchone()
+            return None if row is None else str(row[0])
+
+        return await self._call(work)
+
+    async def set_meta(self, name: str, value: str) -> None:
+        """Store a value in the journal's ``journal_meta`` table."""
+        await self._call(
+            lambda conn: conn.execute(
+                "INSERT OR REPLACE INTO journal_meta (name, value) VALUES (?, ?)", (name, value)
+            )
+        )
+
+    async def rename_keys(self, renames: Mapping[str, tuple[str, str]]) -> int:
+        """Rename records in one transaction: ``{old_key: (new_key, request_hash)}``.
+
+        A record is renamed only if it exists under ``old_key`` with that ``request_hash`` (so
+        only the same request moves) and ``new_key`` is not taken by a record that stays.
+        Used to move a schema 1 journal's position keys to line-number keys.
+
+        Returns:
+            How many records were renamed.
+        """
+
+        def work(conn: sqlite3.Connection) -> int:
+            moving = {}
+            for old, (new, digest) in renames.items():
+                record = _fetch(conn, old)
+                if record is not None and record.request_hash == digest and old != new:
+                    moving[old] = new
+            keys = {key for (key,) in conn.execute("SELECT item_key FROM items")}
+            while True:  # a blocked rename keeps its record in place, which may block another
+                staying = keys - set(moving)
+                kept = {old: new for old, new in moving.items() if new not in staying}
+                if kept == moving:
+                    break
+                moving = kept
+            if not moving:
+                return 0
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                # two steps, so "1" -> "2" while "2" -> "3" never meets the UNIQUE constraint
+                for n, old in enumerate(moving):
+                    conn.execute(
+                        "UPDATE items SET item_key = ? WHERE item_key = ?", (f"\0rename{n}", old)
+                    )
+                for n, new in enumerate(moving.values()):
+                    conn.execute(
+                        "UPDATE items SET item_key = ? WHERE item_key = ?", (new, f"\0rename{n}")
+                    )
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return len(moving)
 
         return await self._call(work)
 
@@ -680,28 +1021,153 @@ def _require(conn: sqlite3.Connection, key: str, path: str) -> JournalRecord:
     return record
 
 
+def _times(row: tuple[Any, ...], submits: Any, throttled: Any) -> ItemTimes:
+    fields = dict(zip(_TIMES_FIELDS, row[1:], strict=True))
+    return ItemTimes(**fields, submits=tuple(submits), throttled=tuple(throttled))
+
+
+#: :class:`ItemTimes`' columns, as :meth:`Journal.timings` selects them after ``seq``.
+_TIMES_FIELDS = (
+    *("key", "kind", "state", "status", "credits", "error", "error_type", "attempts"),
+    *("created_at", "updated_at", *(column for column, _ in _TIMING_COLUMNS)),
+)
+
+
+def _event(conn: sqlite3.Connection, key: str, at: float, event: str) -> None:
+    conn.execute(
+        "INSERT INTO item_events (item_seq, at, event) "
+        "SELECT seq, ?, ? FROM items WHERE item_key = ?",
+        (at, event, key),
+    )
+
+
 # -- opening (runs in a worker thread) -----------------------------------------------------------
 
 
-def _connect(path: str, fingerprint: str | None) -> sqlite3.Connection:
+class _FileLock:
+    """The writer's exclusive ``flock`` on the journal file (see the module doc).
+
+    ``flock`` locks belong to one open file description, so a second :class:`Journal` in the
+    same process is refused too, and they never mix with SQLite's own POSIX locks. The files
+    this process holds are also remembered, so a refused second open in the same process
+    never opens (and closes) the file, which would drop the owner's POSIX locks.
+    """
+
+    _held: ClassVar[set[tuple[int, int]]] = set()
+
+    def __init__(self, fd: int, ident: tuple[int, int]) -> None:
+        self._fd: int | None = fd
+        self._ident = ident
+
+    @classmethod
+    def acquire(cls, path: str) -> _FileLock | None:
+        """Lock ``path`` (creating it empty if missing); ``None`` where ``flock`` does not exist.
+
+        Raises:
+            JournalError: another writer holds it, or the file cannot be opened.
+        """
+        if sys.platform == "win32":  # pragma: no cover (SQLite's EXCLUSIVE mode instead)
+            return None
+        try:
+            info = os.stat(path)
+        except OSError:
+            pass
+        else:
+            if (info.st_dev, info.st_ino) in cls._held:
+                raise _in_use(path)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise JournalError(
+                f"cannot open journal {path!r} ({exc.strerror or exc}): check that its "
+                "directory exists and is writable"
+            ) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise _in_use(path) from None
+        info = os.fstat(fd)
+        ident = (info.st_dev, info.st_ino)
+        cls._held.add(ident)
+        return cls(fd, ident)
+
+    def release(self) -> None:
+        """Unlock (idempotent); call after the SQLite connection is closed."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            self._held.discard(self._ident)
+            os.close(fd)
+
+
+def _in_use(path: str) -> JournalError:
+    return JournalError(
+        f"journal {path!r} is in use by another run (or another Journal); wait for that run "
+        "to end, or use another journal file (reading it is fine: `pixverse-async batch "
+        "status` opens it read-only)"
+    )
+
+
+def _connect(path: str, fingerprint: str | None) -> tuple[sqlite3.Connection, _FileLock | None]:
+    lock = _FileLock.acquire(path)
+    try:
+        try:
+            conn = sqlite3.connect(
+                path, timeout=LOCK_WAIT_SECONDS, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise _open_error(path, exc) from exc
+        try:
+            _prepare(conn, path, fingerprint, exclusive=lock is None)
+            if lock is not None:
+                # the flock keeps other writers out: readers' brief locks are worth a wait
+                conn.execute(f"PRAGMA busy_timeout = {int(WRITE_LOCK_WAIT_SECONDS * 1000)}")
+        except BaseException:
+            conn.close()
+            raise
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+    return conn, lock
+
+
+def _connect_read_only(path: str) -> sqlite3.Connection:
+    if not os.path.isfile(path):
+        raise JournalError(f"no journal at {path!r}")
+    uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=ro"
     try:
         conn = sqlite3.connect(
-            path, timeout=LOCK_WAIT_SECONDS, isolation_level=None, check_same_thread=False
+            uri,
+            uri=True,
+            timeout=READ_LOCK_WAIT_SECONDS,
+            isolation_level=None,
+            check_same_thread=False,
         )
     except sqlite3.Error as exc:
-        raise _open_error(path, exc) from exc
+        raise _open_error(path, exc, read_only=True) from exc
     try:
-        _prepare(conn, path, fingerprint)
+        try:
+            tables = _tables(conn)
+        except sqlite3.Error as exc:
+            raise _open_error(path, exc, read_only=True) from exc
+        if not tables:
+            raise JournalError(f"{path!r} holds no journal yet (no batch has written to it)")
+        _validate(conn, path, tables)
     except BaseException:
         conn.close()
         raise
     return conn
 
 
-def _prepare(conn: sqlite3.Connection, path: str, fingerprint: str | None) -> None:
+def _prepare(
+    conn: sqlite3.Connection, path: str, fingerprint: str | None, *, exclusive: bool
+) -> None:
     try:
-        # Exclusive before the first read: the lock is then held until close (see module doc).
-        conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+        if exclusive:
+            # no flock on this platform: SQLite's exclusive lock, taken before the first read
+            # and held until close, keeps other writers (and readers) out
+            conn.execute("PRAGMA locking_mode=EXCLUSIVE")
         tables = _tables(conn)
     except sqlite3.Error as exc:
         raise _open_error(path, exc) from exc
@@ -730,19 +1196,23 @@ def _tables(conn: sqlite3.Connection) -> set[str]:
     return {name for (name,) in rows}
 
 
-def _open_error(path: str, exc: sqlite3.Error) -> JournalError:
+def _open_error(path: str, exc: sqlite3.Error, *, read_only: bool = False) -> JournalError:
     if _is_busy(exc):
-        return JournalError(
-            f"journal {path!r} is in use by another process (or another Journal); wait for "
-            "that run to end, or use a different --journal path"
-        )
+        if read_only:
+            return JournalError(
+                f"journal {path!r} is locked by the run writing it ({exc}); try again in a "
+                "moment (on platforms without flock it can only be read after the run ends)"
+            )
+        return _in_use(path)
     if _is_cantopen(exc):
+        if read_only:
+            return JournalError(f"cannot open journal {path!r} for reading ({exc})")
         return JournalError(
             f"cannot open journal {path!r} ({exc}): check that its directory exists and is writable"
         )
     return JournalCorruptError(
-        f"{path!r} is not a readable pixverse_async journal ({exc}); pass a new --journal "
-        "path, or restore the original file"
+        f"{path!r} is not a readable pixverse_async journal ({exc}); use another journal "
+        "file, or restore the original one"
     )
 
 
@@ -757,6 +1227,26 @@ def _ensure_schema(conn: sqlite3.Connection, path: str, fingerprint: str | None)
         )
     else:
         _validate(conn, path, tables)
+        version = conn.execute(
+            "SELECT value FROM journal_meta WHERE name = ?", (_META_VERSION,)
+        ).fetchone()[0]
+        if int(version) < 2:  # 1 -> 2: same tables; keys were positions
+            conn.execute(
+                "INSERT OR REPLACE INTO journal_meta (name, value) VALUES (?, ?)",
+                (META_DEFAULT_KEYS, "position"),
+            )
+        if int(version) < 3:  # 2 -> 3: timestamps and item events (empty for earlier items)
+            present = {row[1] for row in conn.execute("PRAGMA table_info(items)")}
+            for column, sql_type in _TIMING_COLUMNS:
+                if column not in present:
+                    conn.execute(f"ALTER TABLE items ADD COLUMN {column} {sql_type}")
+            if "item_events" not in tables:
+                conn.execute(_EVENTS_TABLE)
+        if int(version) < SCHEMA_VERSION:
+            conn.execute(
+                "UPDATE journal_meta SET value = ? WHERE name = ?",
+                (str(SCHEMA_VERSION), _META_VERSION),
+            )
     if fingerprint is None:
         return
     row = conn.execute(
@@ -771,15 +1261,15 @@ def _ensure_schema(conn: sqlite3.Connection, path: str, fingerprint: str | None)
         raise JournalMismatchError(
             f"journal {path!r} belongs to a different batch input (fingerprint "
             f"{row[0][:16]}…, this input {fingerprint[:16]}…); rerun with the original input "
-            "to resume it, or pass a new --journal path to start a fresh batch"
+            "to resume it, or use another journal file to start a fresh batch"
         )
 
 
 def _validate(conn: sqlite3.Connection, path: str, tables: set[str]) -> None:
     def corrupt(why: str) -> JournalCorruptError:
         return JournalCorruptError(
-            f"{path!r} is not a pixverse_async journal: {why}; pass a new --journal path (or "
-            "the right file)"
+            f"{path!r} is not a pixverse_async journal: {why}; use another journal file (or "
+            "the right one)"
         )
 
     if "journal_meta" not in tables:
@@ -795,7 +1285,7 @@ def _validate(conn: sqlite3.Connection, path: str, tables: set[str]) -> None:
             f"journal {path!r} has schema version {version}, newer than this pixverse_async "
             f"understands ({SCHEMA_VERSION}); upgrade pixverse_async to resume it"
         )
-    if int(version) != SCHEMA_VERSION:
+    if int(version) not in READABLE_VERSIONS:
         raise corrupt(f"unknown schema version {version}")
     for table, columns in _REQUIRED_COLUMNS.items():
         if table not in tables:
@@ -804,3 +1294,10 @@ def _validate(conn: sqlite3.Connection, path: str, tables: set[str]) -> None:
         missing = columns - present
         if missing:
             raise corrupt(f"table {table!r} lacks columns {', '.join(sorted(missing))}")
+    if int(version) >= 3:
+        if "item_events" not in tables:
+            raise corrupt("table 'item_events' is missing")
+        present = {row[1] for row in conn.execute("PRAGMA table_info(items)")}
+        missing = {column for column, _ in _TIMING_COLUMNS} - present
+        if missing:
+            raise corrupt(f"table 'items' lacks columns {', '.join(sorted(missing))}")

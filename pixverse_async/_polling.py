@@ -1,9 +1,19 @@
 """The poll scheduler: one per client, watching every job anybody waits for.
 
-A heap orders watched jobs by their next due time. One runner task pops due jobs and hands
-each to a bounded pool of status requests (``PollPolicy.max_concurrency``), paced by a
-client-wide token bucket (``PollPolicy.max_rps``). However many callers wait, and on however
+A heap orders watched jobs by their next due time. One runner task moves due jobs to a ready
+queue and hands them to a bounded pool of status requests (``PollPolicy.max_concurrency``),
+paced by an adaptive budget (:class:`PollBudget`). However many callers wait, and on however
 many jobs, the API sees at most one status request per job per interval.
+
+- The budget follows the work: it allows twice what the schedule asks for (jobs watched /
+  interval; at least ``POLL_BUDGET_FLOOR`` per second), so it binds only on bursts, on the
+  server's word or on the caller's ceiling (``PollPolicy.max_rps``). An HTTP 429 or ErrCode
+  500069 answer halves a learned cap, which then grows back additively while it binds (AIMD,
+  as TCP does with its window), and the refused job is polled again after the answer's
+  ``Retry-After`` (else after one interval, at most ``POLL_THROTTLE_PAUSE``).
+- When the budget binds, the polls that can free generation slots go first: jobs holding a
+  slot, due (past their expected end), before jobs re-attached in bulk or waited on without a
+  slot, each class in due order.
 
 - First poll: after ``PollPolicy.first_poll`` if set, else after a delay learned per job kind
   (see :meth:`PollScheduler.expected_duration`: just after the end of steady durations, a low
@@ -29,16 +39,25 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 import anyio
 
 from ._config import PollPolicy
 from ._constants import (
+    POLL_BACKLOG_WARN,
+    POLL_BUDGET_BACKOFF,
+    POLL_BUDGET_BURST,
+    POLL_BUDGET_FLOOR,
+    POLL_BUDGET_GROWTH,
+    POLL_BUDGET_HEADROOM,
+    POLL_BUDGET_MIN,
     POLL_FINAL_RESULTS,
     POLL_FIRST_PRECISION,
     POLL_LEARN_SAMPLES,
     POLL_MIN_SAMPLES,
+    POLL_RATE_WINDOW,
+    POLL_THROTTLE_PAUSE,
     POLL_WEBHOOK_END_QUANTILE,
 )
 from ._exceptions import (
@@ -54,11 +73,17 @@ from ._exceptions import (
     ServerError,
 )
 
+if TYPE_CHECKING:
+    from ._telemetry import JobTrace, Telemetry
+
 logger = logging.getLogger("pixverse_async")
 
 SUCCEEDED, DELETED, MODERATED, FAILED = 1, 6, 7, 8
 TERMINAL = frozenset({SUCCEEDED, DELETED, MODERATED, FAILED})
-_TRANSIENT = (APIConnectionError, RateLimitError, ServerBusyError, ServerError)
+_TRANSIENT = (APIConnectionError, ServerError)
+_THROTTLED = (RateLimitError, ServerBusyError)
+#: what set the budget: the work (twice its demand), the caller's ceiling, the server's word
+BoundBy = Literal["demand", "max_rps", "server"]
 
 
 class Snapshot(Protocol):
@@ -71,6 +96,125 @@ Key = tuple[str, int]  # ("video" | "image", id)
 Fetch = Callable[[str, int], Awaitable[Any]]
 
 
+class PollBudget:
+    """How many status requests per second the scheduler may send: an adaptive token bucket.
+
+    The rate is the least of three terms (:attr:`bound_by` names the one in force):
+
+    - ``demand``: ``POLL_BUDGET_HEADROOM`` times what the schedule asks for (jobs watched /
+      interval), at least ``POLL_BUDGET_FLOOR``. It follows the interval and the jobs: polling
+      every 0.05 s instead of 4 s allows 80 times the requests, and a batch of 1,000 jobs
+      in flight 100 times those of 10.
+    - ``max_rps``: the caller's hard ceiling (``PollPolicy.max_rps``), if any.
+    - ``server``: a cap learned from the server. None until an HTTP 429 / ErrCode 500069
+      answer; then ``POLL_BUDGET_BACKOFF`` times the rate sent over the last
+      ``POLL_RATE_WINDOW`` (once per congestion event: answers to requests sent before the
+      decrease do not decrease it again), and the bucket empties. While the cap binds, it
+      grows back by ``POLL_BUDGET_GROWTH`` of the refused rate (at least of
+      ``POLL_BUDGET_FLOOR``) per second: additive increase, multiplicative decrease, which
+      converges to a fair share below the server's limit with few refusals (one congestion
+      event per climb). A 500069 (load, not rate) never takes the cap below
+      ``POLL_BUDGET_FLOOR``. Once the cap exists, submits take their tokens from the same
+      bucket (the server counts every request): see :meth:`PollScheduler.admit`.
+
+    Time is passed in (seconds, any monotonic clock), so the policy is tested without sleeps.
+    """
+
+    def __init__(self, ceiling: float | None, *, now: float) -> None:
+        self.ceiling = ceiling
+        #: the learned cap, status requests per second (None: the server never pushed back)
+        self.cap: float | None = None
+        self.throttled_answers = 0
+        self._refused = 0.0  # the rate the server last refused, per second
+        self._decreased = -float("inf")  # when the cap last dropped
+        self._grown = now
+        self._bound = False  # a request waited for a token since the cap last grew
+        self._tokens = float("inf")  # starts full (clamped to the bucket's size)
+        self._time = now
+        self._sent: deque[float] = deque()
+
+    def rate(self, demand: float) -> float:
+        """Status requests per second allowed now, for ``demand`` (requests/s the schedule asks)."""
+        rate = max(POLL_BUDGET_FLOOR, POLL_BUDGET_HEADROOM * demand)
+        if self.cap is not None:
+            rate = min(rate, self.cap)
+        if self.ceiling is not None:
+            rate = min(rate, self.ceiling)
+        return rate
+
+    def bound_by(self, demand: float) -> BoundBy:
+        """Which term sets :meth:`rate` now."""
+        rate = self.rate(demand)
+        if self.ceiling is not None and rate == self.ceiling:
+            return "max_rps"
+        if self.cap is not None and rate == self.cap:
+            return "server"
+        return "demand"
+
+    def note_sent(self, now: float) -> None:
+        """Count a request sent outside the budget toward the recent rate."""
+        self._sent.append(now)
+        self._forget(now)
+
+    def take(self, now: float, demand: float) -> float:
+        """Spend one request: 0.0 if the budget allows it now, else the seconds until it will."""
+        rate = self.rate(demand)
+        size = max(1.0, rate * POLL_BUDGET_BURST)
+        self._tokens = min(size, self._tokens + max(0.0, now - self._time) * rate)
+        self._time = now
+        if self._tokens < 1.0:
+            self._bound = True
+            return (1.0 - self._tokens) / rate
+        self._tokens -= 1.0
+        self._sent.append(now)
+        self._forget(now)
+        return 0.0
+
+    def recent_rate(self, now: float) -> float:
+        """Requests sent per second over the last ``POLL_RATE_WINDOW`` seconds."""
+        self._forget(now)
+        return len(self._sent) / POLL_RATE_WINDOW
+
+    def _forget(self, now: float) -> None:
+        """Drop the send times older than the rate window."""
+        sent = self._sent
+        while sent and sent[0] < now - POLL_RATE_WINDOW:
+            sent.popleft()
+
+    def answered(self, now: float, demand: float) -> None:
+        """A status request was answered: a learned cap that binds grows (additive increase)."""
+        if self.cap is None:
+            return
+        if self._bound and now > self._grown:
+            step = POLL_BUDGET_GROWTH * max(self._refused, POLL_BUDGET_FLOOR)
+            grown = self.cap + step * (now - self._grown)
+            # never past what the work needs: a cap nobody uses must not grow without bound
+            self.cap = min(grown, max(self.cap, POLL_BUDGET_HEADROOM * demand, POLL_BUDGET_FLOOR))
+        self._grown = now
+        self._bound = False
+
+    def throttled(
+        self, now: float, *, sent: float, demand: float, floor: float = POLL_BUDGET_MIN
+    ) -> None:
+        """The server refused a request sent at ``sent`` (HTTP 429 / ErrCode 500069).
+
+        The bucket empties, and the cap drops to ``POLL_BUDGET_BACKOFF`` of the recent send
+        rate, not below ``floor``, unless the request was sent before the last drop (the same
+        congestion event). (The refused request's own ``Retry-After`` is the scheduler's.)
+        """
+        self.throttled_answers += 1
+        self._tokens = 0.0
+        self._time = now
+        if sent < self._decreased:
+            return
+        refused = min(self.rate(demand), max(self.recent_rate(now), POLL_BUDGET_MIN))
+        self._refused = refused
+        self.cap = max(floor, POLL_BUDGET_BACKOFF * refused)
+        self._decreased = now
+        self._grown = now
+        self._bound = False
+
+
 class _Watch:
     __slots__ = (
         "done",
@@ -79,8 +223,10 @@ class _Watch:
         "kind",
         "last_running",
         "polls",
+        "slot",
         "snapshot",
         "started",
+        "trace",
         "waiters",
         "webhook",
     )
@@ -91,10 +237,12 @@ class _Watch:
         self.started = started
         self.webhook = webhook  # a delivery should end it: poll only as a slow fallback
         self.last_running: float | None = None  # when the last poll that saw it running was sent
+        self.slot = False  # it holds a generation slot: its polls go first under a tight budget
         self.polls = 0
         self.snapshot: Any = None
         self.waiters: set[asyncio.Future[Any]] = set()
         self.done = False
+        self.trace: JobTrace | None = None  # the job's span, ended when the job ends
         #: the JobError every waiter of a job that ended badly gets (one instance: a handle
         #: and its waits agree on it)
         self.error: JobError | None = None
@@ -113,6 +261,16 @@ class PollStatistics:
         resolved_externally: jobs a webhook delivery ended.
         first_poll: per job kind, the learned delay (seconds after submit) of the first
             poll; kinds with too few finished jobs yet are absent.
+        budget: status requests per second the budget allows now (see :class:`PollBudget`).
+        budget_bound_by: what sets it: ``"demand"`` (twice what the schedule asks: it follows
+            the work), ``"max_rps"`` (``PollPolicy.max_rps``) or ``"server"`` (a cap learned
+            from HTTP 429 / ErrCode 500069 answers).
+        server_cap: that learned cap, requests per second (``None``: never throttled).
+        backlog: due polls waiting now for the budget or a free request slot.
+        wait_mean: mean seconds a poll waited past its due time before it was sent.
+        late_polls: polls sent more than one interval past their due time.
+        throttled: HTTP 429 / ErrCode 500069 answers the client got (status requests and
+            submits: the server's rate limit counts both).
     """
 
     watched: int
@@ -122,22 +280,42 @@ class PollStatistics:
     resolved_by_poll: int
     resolved_externally: int
     first_poll: Mapping[str, float] = field(default_factory=dict)
+    budget: float = 0.0
+    budget_bound_by: BoundBy = "demand"
+    server_cap: float | None = None
+    backlog: int = 0
+    wait_mean: float = 0.0
+    late_polls: int = 0
+    throttled: int = 0
 
 
 class PollScheduler(Generic[S]):
     """Watches jobs for one client. Create it lazily; close it with :meth:`aclose`.
 
     Args:
-        fetch: ``await fetch(media, job_id)`` returns a status snapshot.
+        fetch: ``await fetch(media, job_id)`` returns a status snapshot. The scheduled polls
+            use it; it should raise throttling answers (HTTP 429, ErrCode 500069) at once
+            rather than retry them, so the budget can back off.
         policy: intervals, pacing and pool size.
         webhook_media: media (``"video"``) whose jobs webhooks resolve; those are polled only
             as a slow fallback.
+        fetch_now: the status request of :meth:`fetch` (``job.status()``), which a caller
+            awaits: it may retry throttling answers itself (default: ``fetch``).
+        telemetry: counts polls and ends job spans (``None``: none, at no cost).
     """
 
     def __init__(
-        self, fetch: Fetch, policy: PollPolicy, *, webhook_media: Collection[str] = ()
+        self,
+        fetch: Fetch,
+        policy: PollPolicy,
+        *,
+        webhook_media: Collection[str] = (),
+        fetch_now: Fetch | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._fetch = fetch
+        self._telemetry = telemetry
+        self._fetch_now = fetch_now or fetch
         self.policy = policy
         self.webhook_media = frozenset(webhook_media)
         #: per job kind: seconds from submit to the delivery that ended it (webhook mode)
@@ -153,10 +331,13 @@ class PollScheduler(Generic[S]):
         self._closed = False
         #: per job kind: (last seen running, first seen done), seconds after submit
         self._learned: dict[str, deque[tuple[float | None, float]]] = {}
-        # the bucket holds at least one token, or a max_rps below 1 could never send a poll
-        self._bucket = max(1.0, policy.max_rps or 1.0)
-        self._tokens = self._bucket
-        self._token_time = time.monotonic()
+        self._budget = PollBudget(policy.max_rps, now=time.monotonic())
+        #: due polls waiting to be sent: (0 if the job holds a slot else 1, due, seq, watch)
+        self._ready: list[tuple[int, float, int, _Watch]] = []
+        self._waited = 0.0  # seconds polls waited past their due time, in total
+        self._late = 0
+        self._late_since: float | None = None  # polls are late and the queue has not drained
+        self._warned = False
         self._polls_sent = 0
         self._in_flight = 0
         self._by_poll = 0
@@ -165,15 +346,26 @@ class PollScheduler(Generic[S]):
     # -- public ----------------------------------------------------------------------------
 
     def future(
-        self, media: str, job_id: int, kind: str, *, submitted_at: float | None = None
+        self,
+        media: str,
+        job_id: int,
+        kind: str,
+        *,
+        submitted_at: float | None = None,
+        trace: JobTrace | None = None,
     ) -> asyncio.Future[Any]:
         """A future resolved when the job ends: its final snapshot (status 1) or a JobError.
 
-        Cancelling the future ends only this interest in the job.
+        Cancelling the future ends only this interest in the job. ``trace`` (the job's span)
+        is ended when the job ends.
         """
         if self._closed:
             raise ClientClosedError("the client is closed; create a new AsyncPixVerse")
         watch = self._watch(media, job_id, kind, submitted_at)
+        if trace is not None and watch.trace is None:
+            watch.trace = trace
+            if watch.done:  # delivered before anybody waited
+                trace.finished(watch.snapshot, by="webhook")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         if watch.done:
             self._settle(future, watch)
@@ -230,7 +422,7 @@ class PollScheduler(Generic[S]):
 
     async def fetch(self, media: str, job_id: int) -> Any:
         """One status request now, outside the schedule (``job.status()``)."""
-        return await self._fetch(media, job_id)
+        return await self._fetch_now(media, job_id)
 
     def resolve(self, media: str, job_id: int, snapshot: Any) -> bool:
         """Finish a job from outside (a webhook delivery) without polling it.
@@ -253,7 +445,7 @@ class PollScheduler(Generic[S]):
         if watch.webhook:
             arrivals = self._arrivals.setdefault(watch.kind, deque(maxlen=POLL_LEARN_SAMPLES))
             arrivals.append(max(0.0, time.monotonic() - watch.started))
-        self._finish(watch, snapshot)
+        self._finish(watch, snapshot, by="webhook")
         return True
 
     async def refresh(self, media: str, job_id: int) -> None:
@@ -261,16 +453,56 @@ class PollScheduler(Generic[S]):
         watch = self._watches.get((media, job_id))
         if watch is None or watch.done or self._closed:
             return
+        sent = time.monotonic()
         try:
             self._polls_sent += 1
-            snapshot = await self._fetch(media, job_id)
+            if self._telemetry is None:
+                snapshot = await self._fetch(media, job_id)
+            else:
+                with self._telemetry.poll(watch.trace, watch.kind):
+                    snapshot = await self._fetch(media, job_id)
         except Exception as exc:  # the regular polls will try again
+            if isinstance(exc, _THROTTLED):
+                self.throttled(exc, sent=sent)
             logger.debug("refresh of %s %s failed: %s", media, job_id, exc)
             return
         watch.snapshot = snapshot
         if snapshot.status in TERMINAL and not watch.done:
             self._by_poll += 1
             self._finish(watch, snapshot)
+
+    async def admit(self) -> None:
+        """Let one other request (a submit) through the budget the server's 429s taught.
+
+        The server counts every request against its rate limit, so once it has pushed back
+        (:attr:`PollStatistics.server_cap`), submits take their tokens from the same budget,
+        ahead of the polls queued for it. Before that they only count toward the recent rate.
+        """
+        budget = self._budget
+        while True:
+            now = time.monotonic()
+            if budget.cap is None:
+                budget.note_sent(now)
+                return
+            wait = budget.take(now, self._demand())
+            if wait <= 0:
+                return
+            await anyio.sleep(wait)
+
+    def throttled(self, exc: Exception, *, sent: float) -> None:
+        """A request sent at ``sent`` (any: a poll, a submit) got HTTP 429 / ErrCode 500069."""
+        self._budget.throttled(
+            time.monotonic(),
+            sent=sent,
+            demand=self._demand(),
+            floor=POLL_BUDGET_MIN if isinstance(exc, RateLimitError) else POLL_BUDGET_FLOOR,
+        )
+
+    def hold(self, media: str, job_id: int) -> None:
+        """Mark a watched job as holding a generation slot: under a tight budget it goes first."""
+        watch = self._watches.get((media, job_id))
+        if watch is not None:
+            watch.slot = True
 
     def final(self, media: str, job_id: int) -> Any:
         """A kept final snapshot of the job (a webhook delivery, or a webhook-mode job's end)."""
@@ -293,6 +525,13 @@ class PollScheduler(Generic[S]):
                 for kind in self._learned
                 if (delay := self.expected_duration(kind)) is not None
             },
+            budget=self._budget.rate(self._demand()),
+            budget_bound_by=self._budget.bound_by(self._demand()),
+            server_cap=self._budget.cap,
+            backlog=len(self._ready),
+            wait_mean=self._waited / self._polls_sent if self._polls_sent else 0.0,
+            late_polls=self._late,
+            throttled=self._budget.throttled_answers,
         )
 
     def expected_end(self, kind: str) -> float:
@@ -354,6 +593,8 @@ class PollScheduler(Generic[S]):
             for future in watch.waiters:
                 if not future.done():
                     future.set_exception(ClientClosedError("the client was closed while waiting"))
+            if watch.trace is not None:
+                watch.trace.failed(ClientClosedError("the client was closed"))
         runner, self._runner = self._runner, None
         if runner is not None:
             runner.cancel()
@@ -410,49 +651,121 @@ class PollScheduler(Generic[S]):
                     future.set_exception(RuntimeError(f"the poll scheduler stopped: {error!r}"))
         self._watches.clear()
         self._heap.clear()
+        self._ready.clear()
 
     async def _run(self) -> None:
-        limiter = anyio.Semaphore(self.policy.max_concurrency)
+        pool = anyio.Semaphore(self.policy.max_concurrency)
         async with anyio.create_task_group() as tg:
             while True:
                 now = time.monotonic()
-                while self._heap and self._heap[0][0] <= now:
-                    _, _, watch = heapq.heappop(self._heap)
-                    if watch.done:
-                        continue
-                    if not watch.waiters:
-                        del self._watches[watch.key]  # nobody waits: stop watching
-                        continue
-                    await limiter.acquire()
-                    await self._pace()
-                    self._in_flight += 1
-                    tg.start_soon(self._poll, watch, limiter)
-                    now = time.monotonic()
-                self._wake.clear()
-                timeout = self._heap[0][0] - now if self._heap else None
-                with anyio.move_on_after(timeout):
-                    await self._wake.wait()
+                self._promote(now)
+                watch = self._next_ready()
+                if watch is None:
+                    self._late_since = None  # the queue drained: any backlog is over
+                    self._wake.clear()
+                    timeout = self._heap[0][0] - now if self._heap else None
+                    with anyio.move_on_after(timeout):
+                        await self._wake.wait()
+                    continue
+                await pool.acquire()
+                now = time.monotonic()
+                wait = self._budget.take(now, self._demand())
+                if wait > 0:
+                    pool.release()
+                    # nothing can be sent before a token; meanwhile due jobs join the queue and
+                    # the best of them goes next
+                    await anyio.sleep(wait)
+                    continue
+                self._promote(now)  # a slot holder that fell due while we waited goes first
+                watch = self._next_ready()
+                if watch is None:  # (the job ended while we waited: the token is lost, fine)
+                    pool.release()
+                    continue
+                _, due, _, _ = heapq.heappop(self._ready)
+                self._sent_late(now, due)
+                self._in_flight += 1
+                tg.start_soon(self._poll, watch, pool)
 
-    async def _pace(self) -> None:
-        """Token bucket: at most ``max_rps`` status requests per second."""
-        rps = self.policy.max_rps
-        if rps is None:
+    def _demand(self) -> float:
+        """Status requests per second the schedule asks for: every watched job once an interval."""
+        return len(self._watches) / self.policy.interval
+
+    def _promote(self, now: float) -> None:
+        """Move the jobs due by ``now`` from the timer heap to the ready queue."""
+        while self._heap and self._heap[0][0] <= now:
+            due, seq, watch = heapq.heappop(self._heap)
+            if not watch.done:
+                heapq.heappush(self._ready, (0 if watch.slot else 1, due, seq, watch))
+
+    def _next_ready(self) -> _Watch | None:
+        """The ready job to poll next (slot holders first), dropping ended or abandoned ones."""
+        while self._ready:
+            watch = self._ready[0][3]
+            if watch.done:
+                heapq.heappop(self._ready)
+            elif not watch.waiters:
+                heapq.heappop(self._ready)
+                if self._watches.get(watch.key) is watch:
+                    del self._watches[watch.key]  # nobody waits: stop watching
+            else:
+                return watch
+        return None
+
+    def _sent_late(self, now: float, due: float) -> None:
+        """Account for a poll sent ``now`` that was due at ``due``; warn once on a backlog."""
+        late = max(0.0, now - due)
+        self._waited += late
+        interval = self.policy.interval
+        if late <= interval:
             return
-        while True:
-            now = time.monotonic()
-            self._tokens = min(self._bucket, self._tokens + (now - self._token_time) * rps)
-            self._token_time = now
-            if self._tokens >= 1.0:
-                self._tokens -= 1.0
-                return
-            await anyio.sleep((1.0 - self._tokens) / rps)
+        self._late += 1
+        if self._late_since is None:
+            self._late_since = now
+        elif not self._warned and now - self._late_since >= max(POLL_BACKLOG_WARN, 3 * interval):
+            self._warned = True
+            logger.warning(
+                "status polls are falling behind: %d due, sent up to %.1f s late, budget %.0f/s "
+                "set by %s; %s",
+                len(self._ready),
+                late,
+                self._budget.rate(self._demand()),
+                self._budget.bound_by(self._demand()),
+                self._backlog_advice(),
+            )
 
-    async def _poll(self, watch: _Watch, limiter: anyio.Semaphore) -> None:
+    def _backlog_advice(self) -> str:
+        bound_by = self._budget.bound_by(self._demand())
+        if bound_by == "max_rps":
+            return "raise PollPolicy.max_rps (--max-polls-per-second) or the poll interval"
+        if bound_by == "server":
+            return (
+                "the server is throttling status requests (HTTP 429 / 500069): raise "
+                "PollPolicy.interval (--poll-interval) to ask for fewer"
+            )
+        return "raise PollPolicy.max_concurrency (status requests in flight) or the interval"
+
+    async def _poll(self, watch: _Watch, pool: anyio.Semaphore) -> None:
         media, job_id = watch.key
         sent = time.monotonic()
         try:
             self._polls_sent += 1
-            snapshot = await self._fetch(media, job_id)
+            if self._telemetry is None:
+                snapshot = await self._fetch(media, job_id)
+            else:
+                with self._telemetry.poll(watch.trace, watch.kind):
+                    snapshot = await self._fetch(media, job_id)
+        except _THROTTLED as exc:
+            self.throttled(exc, sent=sent)
+            now = time.monotonic()
+            retry_after = exc.retry_after if isinstance(exc, RateLimitError) else None
+            if retry_after is None:
+                retry_after = min(POLL_THROTTLE_PAUSE, self.policy.interval)
+            logger.debug(
+                "status of %s %s throttled (%s); again in %.3g s", media, job_id, exc, retry_after
+            )
+            if not watch.done:
+                self._push(now + retry_after, watch)  # the server's word for this request
+            return
         except _TRANSIENT as exc:
             logger.debug("status of %s %s failed (%s); polling again", media, job_id, exc)
             snapshot = None
@@ -461,10 +774,11 @@ class PollScheduler(Generic[S]):
             return
         finally:
             self._in_flight -= 1
-            limiter.release()
+            pool.release()
         now = time.monotonic()
         watch.polls += 1
         if snapshot is not None:
+            self._budget.answered(now, self._demand())
             watch.snapshot = snapshot
             if snapshot.status in TERMINAL and not watch.done:
                 self._by_poll += 1
@@ -493,9 +807,11 @@ class PollScheduler(Generic[S]):
         while len(self._final) > POLL_FINAL_RESULTS:
             self._final.popitem(last=False)
 
-    def _finish(self, watch: _Watch, snapshot: Any) -> None:
+    def _finish(self, watch: _Watch, snapshot: Any, *, by: str = "poll") -> None:
         watch.done = True
         watch.snapshot = snapshot
+        if watch.trace is not None:
+            watch.trace.finished(snapshot, by=by)
         if watch.webhook:  # a later wait would otherwise sit out a slow fallback poll
             self._keep(watch.key, snapshot)
         for future in watch.waiters:
@@ -507,6 +823,8 @@ class PollScheduler(Generic[S]):
             del self._watches[watch.key]
 
     def _fail(self, watch: _Watch, exc: Exception) -> None:
+        if watch.trace is not None:
+            watch.trace.failed(exc)
         for future in watch.waiters:
             if not future.done():
                 future.set_exception(exc)

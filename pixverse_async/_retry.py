@@ -54,6 +54,14 @@ def is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, RETRYABLE)
 
 
+def _gives_up(exc: Exception) -> bool:
+    return not is_retryable(exc)
+
+
+def _gives_up_throttled(exc: Exception) -> bool:
+    return not is_retryable(exc) or isinstance(exc, (RateLimitError, ServerBusyError))
+
+
 def _waits(policy: RetryPolicy) -> Generator[float, BaseException | None, None]:
     """Backoff delays: ``Retry-After`` when the server gave one, else full-jitter exponential."""
     exc = yield 0.0  # primed by backoff with None
@@ -70,9 +78,19 @@ def _waits(policy: RetryPolicy) -> Generator[float, BaseException | None, None]:
 
 
 def with_retries(
-    send: Callable[[Request], Awaitable[Response]], policy: RetryPolicy
+    send: Callable[[Request], Awaitable[Response]],
+    policy: RetryPolicy,
+    *,
+    retry_throttled: bool = True,
 ) -> Callable[[Request], Awaitable[Response]]:
-    """Wrap ``send`` so transient failures are retried per ``policy``."""
+    """Wrap ``send`` so transient failures are retried per ``policy``.
+
+    Args:
+        retry_throttled: retry HTTP 429 and ErrCode 500069 too. The poll scheduler's status
+            requests do not: it re-polls anyway, and its budget must hear of the throttling
+            to back off (``_polling.PollBudget``).
+    """
+    give_up = _gives_up if retry_throttled else _gives_up_throttled
 
     def log_backoff(details: Any) -> None:
         request: Request = details["args"][0]
@@ -109,7 +127,7 @@ def with_retries(
         RETRYABLE,
         max_tries=policy.max_retries + 1,
         max_time=policy.max_elapsed,
-        giveup=lambda exc: not is_retryable(exc),
+        giveup=give_up,
         jitter=None,
         on_backoff=log_backoff,
         on_success=log_outcome,

@@ -22,7 +22,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ._endpoints import Endpoint, Media
 from ._exceptions import ConcurrencyLimitError, ServerError
@@ -30,6 +30,9 @@ from ._jobs import ImageJob, Job, VideoJob
 from ._limiter import Limiter, Slot
 from ._polling import PollScheduler
 from ._transport import Response
+
+if TYPE_CHECKING:
+    from ._telemetry import JobTrace, Telemetry
 
 logger = logging.getLogger("pixverse_async")
 
@@ -59,10 +62,19 @@ class Submitter:
         send: sends one request with retries (the client's).
         scheduler: the client's poll scheduler, which every handle waits on.
         limiter: the generation-slot limiter, or ``None`` (500044 then raises).
+        telemetry: spans and metrics of each submit (``None``: none, at no cost).
     """
 
-    def __init__(self, send: Send, scheduler: PollScheduler[Any], limiter: Limiter | None) -> None:
+    def __init__(
+        self,
+        send: Send,
+        scheduler: PollScheduler[Any],
+        limiter: Limiter | None,
+        *,
+        telemetry: Telemetry | None = None,
+    ) -> None:
         self._send = send
+        self._telemetry = telemetry
         self._scheduler = scheduler
         self._held: dict[Slot, Job[Any]] = {}  # jobs holding generation slots
         self._limiter: Limiter | None = None
@@ -77,6 +89,11 @@ class Submitter:
         self._limiter = limiter
         if limiter is not None:
             limiter.bind(self._refresh_held)
+
+    @property
+    def telemetry(self) -> Telemetry | None:
+        """The client's spans and metrics (``None`` without ``opentelemetry-api``)."""
+        return self._telemetry
 
     def job(
         self,
@@ -126,15 +143,41 @@ class Submitter:
             ServerError: the answer holds no usable job id (quote the trace id to support).
             APIError: any other refusal; PixVerseError: the request failed for good.
         """
+        if self._telemetry is None:
+            return await self._submit(endpoint, body, trace_id, on_send, on_throttled, None)
+        trace = self._telemetry.start_job(endpoint.kind)  # its span: submit -> terminal status
+        with trace.active():
+            try:
+                return await self._submit(endpoint, body, trace_id, on_send, on_throttled, trace)
+            except BaseException as exc:
+                trace.submit_failed(exc)
+                raise
+
+    async def _submit(
+        self,
+        endpoint: Endpoint,
+        body: Mapping[str, Any],
+        trace_id: str | None,
+        on_send: OnSend | None,
+        on_throttled: OnThrottled | None,
+        trace: JobTrace | None,
+    ) -> Job[Any]:
         limiter = self._limiter
         while True:
-            slot = await limiter.acquire() if limiter is not None else None
+            slot: Slot | None
+            if limiter is None:
+                slot = None
+            elif trace is None:
+                slot = await limiter.acquire()
+            else:
+                slot = await trace.slot(limiter.acquire)
             attempt_trace = trace_id or str(uuid.uuid4())
             trace_id = None
             submitted = time.monotonic()
             try:
                 if on_send is not None:
                     await on_send(attempt_trace)
+                await self._scheduler.admit()  # the server's rate limit counts submits too
                 response = await self._send(
                     "POST", endpoint.path, json=body, trace_id=attempt_trace
                 )
@@ -142,6 +185,8 @@ class Submitter:
                 if limiter is None or slot is None:
                     raise
                 await limiter.rejected(slot)
+                if trace is not None:
+                    trace.rejected()
                 if on_throttled is not None:
                     await on_throttled()
                 logger.debug(
@@ -168,6 +213,9 @@ class Submitter:
                 if limiter is not None and slot is not None:
                     limiter.release(slot)
                 raise
+            if trace is not None:
+                trace.accepted(job.id, job.credits, submitted)
+                job._trace = trace  # the poll scheduler (or a webhook, a timeout) ends its span
             if limiter is not None and slot is not None:
                 self._hold_until_done(job, slot)
                 await limiter.accepted(slot)
@@ -186,6 +234,7 @@ class Submitter:
         """Keep the job's slot until the scheduler sees it end (or the client closes)."""
         self._held[slot] = job
         watch = job._watch()  # the handle keeps the outcome: a later job.wait() sends nothing
+        self._scheduler.hold(job.media, job.id)  # its polls free a slot: they go first
 
         def done(_: object) -> None:
             self._held.pop(slot, None)

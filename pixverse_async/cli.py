@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import hashlib
 import json
 import os
 import shlex
@@ -28,11 +27,13 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from difflib import get_close_matches
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 
+from . import _pricing as pricing
 from ._batch import (
     DEFAULT_WORKERS,
     BatchEvent,
@@ -40,6 +41,8 @@ from ._batch import (
     BatchSummary,
     BatchValidationError,
     ItemOutcome,
+    estimate_item,
+    validate_items,
 )
 from ._client import AsyncPixVerse, redact
 from ._config import PollPolicy
@@ -54,6 +57,7 @@ from ._constants import (
     ENV_REDIS_URL,
     POLL_INTERVAL,
 )
+from ._endpoints import endpoint_for
 from ._exceptions import (
     APIConnectionError,
     APIError,
@@ -61,7 +65,8 @@ from ._exceptions import (
     ConfigurationError,
     PixVerseError,
 )
-from ._journal import STATES, Journal, JournalError, JournalMismatchError
+from ._journal import META_DEFAULT_KEYS, STATES, Journal, JournalError, request_hash
+from ._polling import PollStatistics
 from ._redis import CoordinationError
 from ._version import __version__
 from .emulator import (
@@ -169,6 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--rate-limit", type=float, help="requests per second above which answers are HTTP 429"
     )
     emu.add_argument(
+        "--retry-after",
+        type=float,
+        metavar="S",
+        help="the Retry-After of those 429s, seconds (default: until a request would pass, "
+        "rounded up to whole seconds)",
+    )
+    emu.add_argument(
         "--failure-rate", type=float, default=0.0, help="share of jobs ending in status 8"
     )
     emu.add_argument(
@@ -247,7 +259,8 @@ def _add_batch_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
             'Run the jobs of JOBS.jsonl, one JSON object a line: {"key": "...", "kind": '
             '"modify", "params": {...}}. Local files in params are read relative to the '
             "JSONL's folder. The journal records every submit before it is sent, so re-running "
-            "the same command after a crash or Ctrl-C finishes the batch without paying twice. "
+            "the same command after a crash or Ctrl-C finishes the batch without paying twice; "
+            "an edited file is matched item by item (key and request). "
             "Exit codes: 0 all succeeded, 1 an item failed or was not submitted, 2 usage or "
             "validation error (nothing submitted), 130 interrupted."
         ),
@@ -275,11 +288,36 @@ def _add_batch_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="stop submitting before the projected spend of this run passes N credits",
     )
     run.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="submit the jobs the journal has as failed again (new trace ids); succeeded and "
+        "running jobs are untouched",
+    )
+    run.add_argument(
+        "--rerun-changed",
+        action="store_true",
+        help="run jobs whose line changed since the journal recorded them even if they "
+        "already succeeded or are running (default: keep them, and list them)",
+    )
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="validate every line and print the projected credits per kind and in total; "
+        "sends nothing and writes no journal",
+    )
+    run.add_argument(
         "--poll-interval",
         type=_positive_float,
         metavar="S",
         help=f"seconds between status polls of a job (default: {POLL_INTERVAL:g}; "
         f"{CLI_EMULATOR_POLL_INTERVAL:g} with --emulator)",
+    )
+    run.add_argument(
+        "--max-polls-per-second",
+        type=_positive_float,
+        metavar="R",
+        help="a hard ceiling on status requests per second (default: none; the poll budget "
+        "follows the jobs in flight and backs off when the server answers HTTP 429)",
     )
     run.add_argument(
         "--redis",
@@ -297,9 +335,30 @@ def _add_batch_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     status = commands.add_parser(
         "status",
         help="show a journal's items per state and its failed items",
-        description="Show what a batch journal records (read only; not while a run uses it).",
+        description=(
+            "Show what a batch journal records. Read only: it works while a run writes the "
+            "journal, to follow its progress from another terminal."
+        ),
     )
     status.add_argument("journal", type=Path, metavar="JOURNAL", help="the journal file")
+    report = commands.add_parser(
+        "report",
+        help="write a journal's report: one HTML page with charts (needs matplotlib)",
+        description=(
+            "Write one self-contained HTML page about a batch journal: a timeline of "
+            "generation slots, concurrency against the limit, job durations and detection "
+            "delays per kind, credits over time and the failed jobs. Read only: it works on a "
+            "finished, interrupted or running batch. Needs matplotlib "
+            "(pip install 'pixverse-async[report]')."
+        ),
+    )
+    report.add_argument("journal", type=Path, metavar="JOURNAL", help="the journal file")
+    report.add_argument(
+        "--out",
+        type=Path,
+        metavar="HTML",
+        help="where to write the page (default: the journal's name with .report.html)",
+    )
 
 
 def emulator_config(args: argparse.Namespace) -> EmulatorConfig:
@@ -317,6 +376,7 @@ def emulator_config(args: argparse.Namespace) -> EmulatorConfig:
         rules=tuple(args.fault),
         latency=args.latency,
         rate_limit_rps=args.rate_limit,
+        retry_after=args.retry_after,
         failure_rate=args.failure_rate,
         moderation_rate=args.moderation_rate,
         stuck_rate=args.stuck_rate,
@@ -377,6 +437,14 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+#: the summary's "not submitted (...)" label per BatchStoppedError.reason
+_STOP_LABELS = {
+    "budget": "budget",
+    "credits": "insufficient credits",
+    "key": "API key refused",
+    "stopped": "stopped",
+    "ctrl-c": "Ctrl-C",
+}
 _JSONL_FIELDS = ("key", "kind", "params")
 
 
@@ -393,6 +461,8 @@ def _batch_main(args: argparse.Namespace) -> int:
     try:
         if args.batch_command == "status":
             return asyncio.run(_batch_status(args.journal, _Printer()))
+        if args.batch_command == "report":
+            return _batch_report(args.journal, args.out, _Printer())
         return _batch_run(args)
     except _CliError as exc:
         print(f"{command}: {exc}", file=sys.stderr, flush=True)
@@ -407,69 +477,109 @@ def _batch_main(args: argparse.Namespace) -> int:
 
 @dataclass(frozen=True)
 class _Jobs:
-    """The parsed JSONL: items for the batch engine, each key's line, and the fingerprint."""
+    """The parsed, validated JSONL: items for the batch engine and each item's line.
+
+    Items without a ``key`` are named by their line number (1-based). ``positions`` maps
+    such an item's index to the key a schema 1 journal gave it (its 0-based position among
+    the file's jobs), so an old journal's records can be renamed (see ``_open_journal``).
+    """
 
     path: Path
     items: list[dict[str, Any]]
-    lines: dict[str, int]
-    fingerprint: str
+    lines: list[int]
+    positions: dict[int, str] = field(default_factory=dict)
+
+    def line_of(self, key: str) -> int | None:
+        for item, line in zip(self.items, self.lines, strict=True):
+            if item["key"] == key:
+                return line
+        return None
 
 
 def _read_jobs(path: Path) -> _Jobs:
+    """Parse and validate the whole file (no network): every bad line at once, or the jobs.
+
+    Raises:
+        _CliError: the file cannot be read, has no jobs, or has invalid lines (each listed
+            with its line number, sorted by line: JSON, structure, key and parameter errors
+            together).
+    """
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise _CliError(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # a UTF-8 BOM at the start is fine
     except UnicodeDecodeError as exc:
         raise _CliError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     items: list[dict[str, Any]] = []
-    lines: dict[str, int] = {}
-    errors: list[str] = []
+    lines: list[int] = []
+    positions: dict[int, str] = {}
+    errors: list[tuple[int, str]] = []
+    position = 0
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
+        position += 1
         try:
-            item = _parse_line(line, default_key=str(len(items)))
+            item, keyless = _parse_line(line, default_key=str(number))
         except ValueError as exc:
-            errors.append(f"  line {number}: {exc}")
+            errors.append((number, f"  line {number}: {exc}"))
             continue
-        lines.setdefault(item["key"], number)
+        if keyless:
+            positions[len(items)] = str(position - 1)
         items.append(item)
-    if errors:
-        raise _CliError(
-            f"{path}: {len(errors)} line(s) are not valid jobs; nothing was submitted:\n"
-            + _capped(errors)
-        )
-    if not items:
+        lines.append(number)
+    if not items and not errors:
         raise _CliError(
             f"{path} has no jobs: write one JSON object a line, e.g. "
             '{"key": "a", "kind": "modify", "params": {...}}'
         )
-    return _Jobs(path, items, lines, hashlib.sha256(data).hexdigest())
+    for problem in validate_items(items, base_dir=path.parent):
+        number = lines[problem.index]
+        error: Exception = problem.error
+        if problem.duplicate_of is not None:
+            error = ValueError(
+                f"duplicate key {problem.key!r} (first on line {lines[problem.duplicate_of]})"
+            )
+        errors.append((number, f"  line {number} (key {problem.key!r}): {error}"))
+    if errors:
+        errors.sort(key=lambda e: e[0])  # stable: a line's structure error before its others
+        bad = len({number for number, _ in errors})
+        raise _CliError(
+            f"{path}: {bad} line(s) are invalid jobs; nothing was submitted:\n"
+            + _capped([text for _, text in errors])
+        )
+    return _Jobs(path, items, lines, positions)
 
 
-def _parse_line(line: str, *, default_key: str) -> dict[str, Any]:
+def _parse_line(line: str, *, default_key: str) -> tuple[dict[str, Any], bool]:
+    """One job and whether it had no key of its own."""
     try:
         doc = json.loads(line)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not JSON ({exc.msg} at column {exc.colno})") from None
     if not isinstance(doc, dict):
         raise ValueError('expected a JSON object like {"key": ..., "kind": ..., "params": {...}}')
-    unknown = sorted(set(doc) - set(_JSONL_FIELDS))
+    unknown = [name for name in doc if name not in _JSONL_FIELDS]
     if unknown:
-        raise ValueError(f"unknown field(s) {', '.join(unknown)}; a job has key, kind, params")
+        named = ", ".join(
+            name
+            + "".join(f" (did you mean {m!r}?)" for m in get_close_matches(name, _JSONL_FIELDS, 1))
+            for name in unknown
+        )
+        raise ValueError(f"unknown field(s) {named}; a job has key, kind, params")
     kind = doc.get("kind")
     if not isinstance(kind, str) or not kind:
         raise ValueError('"kind" must be a string such as "modify" or "text_to_video"')
     params = doc.get("params", {})
     if not isinstance(params, dict):
         raise ValueError('"params" must be a JSON object of the API\'s fields')
+    keyless = "key" not in doc
     key = doc.get("key", default_key)
     if isinstance(key, bool) or not isinstance(key, (str, int)) or key == "":
         raise ValueError('"key" must be a non-empty string (or an integer)')
-    return {"key": str(key), "kind": kind, "params": params}
+    return {"key": str(key), "kind": kind, "params": params}, keyless
 
 
 def _capped(lines: Sequence[str]) -> str:
@@ -626,6 +736,8 @@ class _Run:
             parts += ["--max-credits", str(args.max_credits)]
         if args.poll_interval is not None:
             parts += ["--poll-interval", f"{args.poll_interval:g}"]
+        if args.max_polls_per_second is not None:
+            parts += ["--max-polls-per-second", f"{args.max_polls_per_second:g}"]
         if args.emulator:
             parts.append("--emulator")
         base_url = args.base_url or args.global_base_url
@@ -635,7 +747,9 @@ class _Run:
 
 
 def _batch_run(args: argparse.Namespace) -> int:
-    jobs = _read_jobs(args.jobs)
+    jobs = _read_jobs(args.jobs)  # every line validated before any network access
+    if args.dry_run:
+        return _dry_run(jobs, _Printer())
     if args.emulator and (
         args.base_url or args.global_base_url or args.api_key or args.global_api_key
     ):
@@ -667,7 +781,7 @@ async def _run_batch(run: _Run) -> int:
             client = AsyncPixVerse(
                 api_key,
                 base_url=base_url,
-                poll=PollPolicy(interval=interval),
+                poll=PollPolicy(interval=interval, max_rps=args.max_polls_per_second),
                 max_concurrency=args.max_concurrency,
                 redis_url=args.redis,
             )
@@ -690,7 +804,7 @@ async def _run_batch(run: _Run) -> int:
                 f"cannot resume them: delete {run.journal_path} (or pass a new --journal) to "
                 "start over"
             )
-        done = counts["succeeded"] + counts["failed"]
+        done = counts["succeeded"] + (0 if args.retry_failed else counts["failed"])
         header = [
             f"{len(run.jobs.items)} jobs from {run.jobs.path} on {where}"
             + (f" ({credits} credits available)" if credits is not None else ""),
@@ -728,14 +842,47 @@ async def _open_journal(run: _Run, *, fresh_server: bool) -> tuple[Journal, bool
         # and mask ids name nothing there, so files are uploaded again
         journal = await Journal.open(
             run.journal_path,
-            batch_fingerprint=run.jobs.fingerprint,
             reuse_cached_ids=not fresh_server,
+            retry_failed=run.args.retry_failed,
+            rerun_changed=run.args.rerun_changed,
         )
-    except JournalMismatchError as exc:
-        raise _CliError(f"{exc} (was {run.jobs.path} edited since?)") from None
     except JournalError as exc:
-        raise _CliError(str(exc)) from None
+        raise _CliError(f"{exc} (`batch run --journal PATH` chooses another file)") from None
+    try:
+        await _line_keys(run.jobs, journal)
+    except BaseException:
+        await journal.aclose()
+        raise
     return journal, created
+
+
+async def _line_keys(jobs: _Jobs, journal: Journal) -> None:
+    """Name jobs without a key by their line number in the journal.
+
+    Journals written before schema 2 named them by their 0-based position among the jobs;
+    their records move to the line-number key when the request is the same (an edited or
+    moved line is then treated like any changed or new job).
+    """
+    scheme = await journal.get_meta(META_DEFAULT_KEYS)
+    if scheme == "line":
+        return
+    if scheme == "position" and jobs.positions:
+        await journal.rename_keys(
+            {
+                old: (
+                    jobs.items[index]["key"],
+                    request_hash(*_kind_and_params(jobs.items[index])),
+                )
+                for index, old in jobs.positions.items()
+            }
+        )
+    await journal.set_meta(META_DEFAULT_KEYS, "line")
+
+
+def _kind_and_params(item: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The kind and params the batch engine fingerprints an item by."""
+    spec, params = endpoint_for(item["kind"], item["params"])
+    return spec.kind, params
 
 
 async def _execute(
@@ -799,6 +946,7 @@ async def _execute(
                     entered = True
                     for line in header:
                         printer.line(line)
+                    _report_changed(run, batch.changed)
                     printer.start(total, "batch")
                     async for outcome in batch:
                         run.outcomes.append(outcome)
@@ -810,8 +958,6 @@ async def _execute(
                 if created:
                     run.journal_path.unlink(missing_ok=True)
                 raise _CliError(_validation_message(run, exc)) from None
-            except JournalMismatchError as exc:
-                raise _CliError(str(exc)) from None
             except JournalError as exc:  # the journal failed mid-run: stop, never go on unrecorded
                 failure = f"the journal failed, so the batch stopped: {exc}"
     finally:
@@ -821,17 +967,30 @@ async def _execute(
     counts = None
     if failure is None:
         counts = await journal.summary()
-    return _finish(run, batch.summary, counts, failure=failure)
+    return _finish(run, batch.summary, counts, failure=failure, polls=client.poll_statistics())
 
 
 def _validation_message(run: _Run, exc: BatchValidationError) -> str:
-    lines = []
-    for key, error in exc.errors:
-        where = f"line {run.jobs.lines[key]} " if key in run.jobs.lines else ""
-        lines.append(f"  {where}(key {key!r}): {error}")
+    lines = [f"  line {run.jobs.lines[e.index]} (key {e.key!r}): {e.error}" for e in exc.items]
     return (
-        f"{len(exc.errors)} job(s) in {run.jobs.path} are invalid; nothing was submitted:\n"
+        f"{len(exc.items)} job(s) in {run.jobs.path} are invalid; nothing was submitted:\n"
         + _capped(lines)
+    )
+
+
+def _report_changed(run: _Run, changed: Sequence[tuple[int, str, str]]) -> None:
+    """List the edited lines kept as they were (they succeeded or are running)."""
+    if not changed:
+        return
+    rows = [
+        f"  line {run.jobs.lines[index]} (key {key!r}): {state} with its earlier request"
+        for index, key, state in changed
+    ]
+    run.printer.line(
+        f"{len(changed)} job(s) changed since the journal recorded them but already succeeded "
+        "or are running, so they are kept as they were (pass --rerun-changed to run them "
+        "again):\n" + _capped(rows),
+        style="yellow",
     )
 
 
@@ -839,8 +998,8 @@ def _report(run: _Run, outcome: ItemOutcome) -> None:
     """One line per item finished in this run (skipped items only count in the summary)."""
     if outcome.key in run.skipped:
         return
-    if run.draining and isinstance(outcome.error, BatchStoppedError):
-        return
+    if outcome.not_submitted:
+        return  # not a failure: the summary counts them, with the reason
     printer = run.printer
     if outcome.ok:
         if printer.live:
@@ -854,8 +1013,36 @@ def _report(run: _Run, outcome: ItemOutcome) -> None:
         )
 
 
+def _poll_rows(polls: PollStatistics | None) -> list[tuple[str, str]]:
+    """Summary rows about status polling, only when it held the batch back."""
+    if polls is None or not (polls.late_polls or polls.throttled):
+        return []
+    rows = []
+    if polls.throttled:
+        rows.append(("rate-limit answers (HTTP 429 / 500069)", str(polls.throttled)))
+    if polls.late_polls:
+        advice = {
+            "max_rps": "raise --max-polls-per-second",
+            "server": "the server's rate limit; a longer --poll-interval asks for fewer",
+            "demand": "status requests in flight were the limit",
+        }[polls.budget_bound_by]
+        rows.append(
+            (
+                "status polls sent over an interval late",
+                f"{polls.late_polls} of {polls.polls_sent}, waited {polls.wait_mean:.2f} s on "
+                f"average (poll budget {polls.budget:.0f}/s: {advice})",
+            )
+        )
+    return rows
+
+
 def _finish(
-    run: _Run, summary: BatchSummary, counts: dict[str, int] | None, *, failure: str | None
+    run: _Run,
+    summary: BatchSummary,
+    counts: dict[str, int] | None,
+    *,
+    failure: str | None,
+    polls: PollStatistics | None = None,
 ) -> int:
     """Print the failed items, the summary table and what to do next; the exit code."""
     printer = run.printer
@@ -863,31 +1050,38 @@ def _finish(
     total = len(run.jobs.items)
     interrupted = run.interrupts > 0
     succeeded = [o for o in outcomes if o.ok]
-    stopped = [o for o in outcomes if isinstance(o.error, BatchStoppedError)]
-    failed = [o for o in outcomes if not o.ok and not isinstance(o.error, BatchStoppedError)]
-    listed = failed if run.draining else failed + stopped
-    if listed:
-        listed.sort(key=lambda o: o.index)
-        rows = [(o.key, o.kind, _error_text(o.error)) for o in listed[:CLI_ERRORS_SHOWN]]
-        if len(listed) > CLI_ERRORS_SHOWN:
-            rows.append((f"... and {len(listed) - CLI_ERRORS_SHOWN} more", "", ""))
-        title = "Failed or not submitted" if stopped and not run.draining else "Failed items"
-        printer.table(f"{title} ({len(listed)})", ("key", "kind", "error"), rows)
+    stopped = [o for o in outcomes if o.not_submitted]
+    failed = [o for o in outcomes if not o.ok and not o.not_submitted]
+    if failed:
+        failed.sort(key=lambda o: o.index)
+        rows = [(o.key, o.kind, _error_text(o.error)) for o in failed[:CLI_ERRORS_SHOWN]]
+        if len(failed) > CLI_ERRORS_SHOWN:
+            rows.append((f"... and {len(failed) - CLI_ERRORS_SHOWN} more", "", ""))
+        printer.table(f"Failed items ({len(failed)})", ("key", "kind", "error"), rows)
     totals = [
         ("jobs", str(total)),
         ("succeeded", str(len(succeeded))),
         ("failed", str(len(failed))),
     ]
     if stopped:
-        label = "not submitted (Ctrl-C)" if run.draining else "not submitted"
-        totals.append((label, str(len(stopped))))
+        reasons = {o.error.reason for o in stopped if isinstance(o.error, BatchStoppedError)}
+        reason = reasons.pop() if len(reasons) == 1 else summary.stop_reason or "stopped"
+        why = _STOP_LABELS["ctrl-c" if run.draining else reason]
+        totals.append((f"not submitted ({why})", str(len(stopped))))
     unfinished = total - len(outcomes)
     if unfinished:
         totals.append(("not finished (interrupted)", str(unfinished)))
     totals += [
         ("skipped (done in the journal)", str(len(run.skipped))),
         ("credits spent", str(summary.credits)),
-        ("500044 answers", str(summary.throttled)),
+    ]
+    if summary.credits_running:
+        totals.append(("of which on running jobs", str(summary.credits_running)))
+    if summary.changed:
+        totals.append(("changed, kept (see --rerun-changed)", str(summary.changed)))
+    totals.append(("concurrency-limit refusals (500044)", str(summary.throttled)))
+    totals += _poll_rows(polls)
+    totals += [
         ("wall time", f"{time.monotonic() - run.started:.1f} s"),
         ("journal", str(run.journal_path)),
     ]
@@ -915,9 +1109,11 @@ def _finish(
         return EXIT_INTERRUPTED
     if summary.stopped:
         printer.line(f"Stopped submitting: {summary.stopped}.", style="yellow")
-        printer.line(
-            f"Submit the rest by re-running (each run spends up to --max-credits):{key_note}"
-        )
+        if summary.stop_reason == "budget":
+            again = "Submit the rest by re-running (each run spends up to --max-credits)"
+        else:
+            again = "Fix that, then submit the rest by re-running"
+        printer.line(f"{again}:{key_note}")
         printer.line(f"  {resume}")
     if len(succeeded) == total:
         note = f" ({len(run.skipped)} from an earlier run)" if run.skipped else ""
@@ -925,8 +1121,8 @@ def _finish(
         return EXIT_OK
     if counts is not None and counts["failed"]:
         printer.line(
-            f"{counts['failed']} job(s) are failed in the journal: re-running skips them (use a "
-            "new --journal to retry them).",
+            f"{counts['failed']} job(s) are failed in the journal: re-running skips them; "
+            "add --retry-failed to submit them again.",
             style="red",
         )
     still_open = (
@@ -938,14 +1134,66 @@ def _finish(
     return EXIT_FAILED
 
 
+# -- batch run --dry-run -------------------------------------------------------------------------
+
+
+def _dry_run(jobs: _Jobs, printer: _Printer) -> int:
+    """Print the projected credits per kind and in total; send nothing, write nothing."""
+    per_kind: dict[str, list[int]] = {}  # kind -> [jobs, credits, unknown]
+    masks: set[tuple[str, int]] = set()
+    unknown: list[str] = []
+    for item, line in zip(jobs.items, jobs.lines, strict=True):
+        estimate = estimate_item(item, base_dir=jobs.path.parent)
+        row = per_kind.setdefault(estimate.kind, [0, 0, 0])
+        row[0] += 1
+        masks.update(estimate.masks)
+        if estimate.credits is None:
+            row[2] += 1
+            unknown.append(f"  line {line} (key {item['key']!r}): {estimate.why}")
+        else:
+            row[1] += estimate.credits
+    rows = [
+        (kind, str(n), str(credits), str(missing))
+        for kind, (n, credits, missing) in sorted(per_kind.items())
+    ]
+    mask_credits = len(masks) * pricing.MASK_SELECTION_CREDITS
+    if masks:
+        rows.append((f"mask selection ({len(masks)} lookups)", "", str(mask_credits), "0"))
+    known = sum(r[1] for r in per_kind.values()) + mask_credits
+    rows.append(("total", str(len(jobs.items)), str(known), str(len(unknown))))
+    printer.line(
+        f"Dry run: {len(jobs.items)} valid jobs in {jobs.path}; nothing was sent and no journal "
+        "was written (uploads and mask lookups not performed)."
+    )
+    printer.table(
+        "Projected credits (reference credits model)",
+        ("kind", "jobs", "credits", "cost unknown"),
+        rows,
+    )
+    if unknown:
+        printer.line(
+            f"{len(unknown)} job(s) are not in the total: their cost is known only once "
+            "submitted (the source is an earlier job or an uploaded id) or uploaded (a file "
+            "whose length cannot be read without decoding it; MP4/MOV/M4A and WAV are read "
+            "from their headers):\n" + _capped(unknown),
+            style="yellow",
+        )
+    printer.line("A re-run with a journal skips finished jobs; this projection counts every job.")
+    return EXIT_OK
+
+
 # -- batch status ------------------------------------------------------------------------------
 
 
 async def _batch_status(path: Path, printer: _Printer) -> int:
     if not await anyio.Path(path).is_file():
-        raise _CliError(f"no journal at {path} (batch run writes <JOBS>{CLI_JOURNAL_SUFFIX})")
+        raise _CliError(
+            f"no journal at {path} (`batch run JOBS.jsonl` writes <JOBS>{CLI_JOURNAL_SUFFIX} "
+            "beside the JSONL, or the file its --journal names)"
+        )
     try:
-        journal = await Journal.open(path)  # no fingerprint: inspect, whatever the input
+        # read-only: works while a run writes it, and never changes it
+        journal = await Journal.open(path, read_only=True)
     except JournalError as exc:
         raise _CliError(str(exc)) from None
     try:
@@ -956,7 +1204,12 @@ async def _batch_status(path: Path, printer: _Printer) -> int:
     finally:
         await journal.aclose()
     rows = [(state, str(counts[state])) for state in STATES]
-    rows += [("total", str(counts["total"])), ("credits (succeeded)", str(counts["credits"]))]
+    rows += [
+        ("total", str(counts["total"])),
+        ("credits spent", str(counts["credits"] + counts["credits_running"])),
+        ("of which on running jobs", str(counts["credits_running"])),
+        ("credits (succeeded)", str(counts["credits"])),
+    ]
     printer.line(f"Journal {path}: {counts['total']} jobs")
     printer.table("Jobs per state", ("state", "jobs"), rows)
     failed = [r for r in records if r.state == "failed"]
@@ -966,4 +1219,32 @@ async def _batch_status(path: Path, printer: _Printer) -> int:
             ("key", "kind", "error"),
             [(r.key, r.kind, f"{r.error_type or 'Error'}: {r.error or ''}") for r in failed],
         )
+    return EXIT_OK
+
+
+# -- batch report ------------------------------------------------------------------------------
+
+
+def _batch_report(path: Path, out: Path | None, printer: _Printer) -> int:
+    from ._report import load_report, render_html
+
+    try:
+        import matplotlib  # noqa: F401  (checked before reading anything)
+    except ImportError:
+        raise _CliError(
+            "the report needs matplotlib: pip install 'pixverse-async[report]'"
+        ) from None
+    target = out if out is not None else path.with_name(path.stem + ".report.html")
+    try:
+        model = asyncio.run(load_report(path))
+    except JournalError as exc:
+        raise _CliError(str(exc)) from None
+    page = render_html(model)
+    try:
+        target.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise _CliError(f"cannot write the report to {target}: {exc.strerror or exc}") from None
+    printer.line(
+        f"Report on {path} ({len(model.rows)} items, {len(model.bars)} jobs) written to {target}"
+    )
     return EXIT_OK

@@ -50,7 +50,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from aiohttp import web
 from pydantic import ValidationError
 
 from ._constants import (
@@ -64,9 +63,14 @@ from ._constants import (
 from ._exceptions import PixVerseError
 from ._redis import CoordinationError, RedisNonceStore
 from ._signing import signature, urlencoded_payload
+from ._telemetry import telemetry_for
 from .types._base import ResponseModel
 
 if TYPE_CHECKING:
+    # the server side of aiohttp is imported by the two functions that serve HTTP only:
+    # importing the package must not pay for it (issue 11)
+    from aiohttp import web
+
     from ._client import AsyncPixVerse
 
 logger = logging.getLogger("pixverse_async.webhooks")
@@ -497,11 +501,13 @@ class WebhookReceiver:
         key = (event.id, event.status)
         if key in self._seen:
             self._duplicates += 1
+            self._count("duplicate")
             logger.debug("duplicate delivery of video %s status %s ignored", *key)
             return WebhookReply(200, "ok")
         original = self._handling.get(key)
         if original is not None:  # answer as the original does (500 if its on_event fails)
             self._duplicates += 1
+            self._count("duplicate")
             return await asyncio.shield(original)
         reply_future: asyncio.Future[WebhookReply] = asyncio.get_running_loop().create_future()
         self._handling[key] = reply_future
@@ -523,6 +529,7 @@ class WebhookReceiver:
         if await deliveries.seen(marker, expires_at=now + WEBHOOK_DELIVERY_MEMORY, now=now):
             # not kept in ``_seen``: should its dispatch fail there, the redelivery is new here
             self._duplicates += 1
+            self._count("duplicate")
             logger.debug("delivery of video %s status %s already accepted elsewhere", *key)
             return WebhookReply(200, "ok")
         try:
@@ -547,8 +554,10 @@ class WebhookReceiver:
 
     async def _dispatch(self, key: tuple[int, int], event: WebhookEvent) -> WebhookReply:
         client = self.client
+        result = "accepted"
         if client is not None and not client.closed and await client.deliver_webhook(event):
             self._resolved += 1
+            result = "resolved"
         if self.on_event is not None:
             try:
                 outcome = self.on_event(event)
@@ -556,17 +565,27 @@ class WebhookReceiver:
                     await outcome
             except Exception:
                 self._errors += 1  # not remembered: the redelivery goes through again
+                self._count("error")
                 logger.exception("on_event failed for video %s status %s", *key)
                 return WebhookReply(500, "error")
         self._seen[key] = None
         while len(self._seen) > self._remember:
             self._seen.popitem(last=False)
         self._accepted += 1
+        self._count(result)
         logger.debug("delivery: video %s status %s", *key)
         return WebhookReply(200, "ok")
 
+    def _count(self, result: str) -> None:
+        """Count a delivery in ``pixverse.webhook.deliveries`` (with OpenTelemetry only)."""
+        client = self._client
+        telemetry = client._telemetry if client is not None else telemetry_for()
+        if telemetry is not None:
+            telemetry.delivery(result)
+
     def _refuse(self, status: int, reason: str, message: str) -> WebhookReply:
         self._rejected[reason] += 1
+        self._count(reason)
         logger.warning("webhook delivery refused (%s): %s", reason, message)
         return WebhookReply(status, reason)
 
@@ -582,11 +601,12 @@ class WebhookReceiver:
         )
 
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Handler = Callable[["web.Request"], Awaitable["web.StreamResponse"]]
 
 
 def webhook_handler(receiver: WebhookReceiver) -> Handler:
     """An aiohttp request handler for ``receiver`` (add it to your own app's routes)."""
+    from aiohttp import web
 
     async def handle(request: web.Request) -> web.StreamResponse:
         if request.content_length is not None and request.content_length > WEBHOOK_MAX_BODY:
@@ -604,6 +624,8 @@ def webhook_app(receiver: WebhookReceiver, *, path: str = WEBHOOK_PATH) -> web.A
     Serve it with ``web.run_app(app)``, an ``AppRunner``, or mount it with
     ``parent.add_subapp(prefix, app)``.
     """
+    from aiohttp import web
+
     app = web.Application(client_max_size=WEBHOOK_MAX_BODY)
     app.router.add_post(path, webhook_handler(receiver))
     return app

@@ -194,6 +194,9 @@ class RequestModel(BaseModel):
         frozen=True,
         strict=True,
         validate_default=True,
+        # the validator is built on first use, not when ``import pixverse_async`` defines
+        # the ~35 models (issue 11); behaviour is the same, the first use pays ~1 ms
+        defer_build=True,
     )
 
     def to_body(self) -> dict[str, Any]:
@@ -208,6 +211,7 @@ class ResponseModel(BaseModel):
         extra="ignore",
         populate_by_name=True,
         frozen=True,
+        defer_build=True,  # built on first use, as for RequestModel
     )
 
 

@@ -9,14 +9,17 @@ from typing import Any
 import pytest
 
 from pixverse_async import AsyncPixVerse, PollPolicy, RetryPolicy
+from pixverse_async import _pricing as pricing
 from pixverse_async._batch import (
     BatchEvent,
     BatchItem,
     BatchStoppedError,
     BatchValidationError,
+    estimate_item,
+    validate_items,
 )
 from pixverse_async._exceptions import JobFailedError, JobModeratedError
-from pixverse_async._journal import Journal, JournalMismatchError
+from pixverse_async._journal import Journal, JournalError
 from pixverse_async.emulator import (
     AccountConfig,
     Emulator,
@@ -173,12 +176,24 @@ async def test_max_credits_stops_submitting(client: AsyncPixVerse, emu: Emulator
         )
         for i in range(10)
     ]
-    outcomes = await client.run_batch(items, max_credits=250)  # 60 each: 4 fit
+    async with client.batch(items, max_credits=250, workers=1) as batch:  # 60 each: 4 fit
+        outcomes = await batch.run()
     done = [o for o in outcomes if o.ok]
     stopped = [o for o in outcomes if isinstance(o.error, BatchStoppedError)]
     assert len(done) == 4 and len(stopped) == 6
     assert emu.stats()["credits_charged"] == 240 <= 250
     assert "max_credits" in str(stopped[0].error)
+    # not submitted is not a failure: counted apart, with the reason
+    assert all(o.not_submitted and not o.ok for o in stopped)
+    assert {o.error.reason for o in stopped if isinstance(o.error, BatchStoppedError)} == {"budget"}
+    summary = batch.summary
+    assert (summary.failed, summary.not_submitted, summary.succeeded) == (0, 6, 4)
+    assert summary.stop_reason == "budget"
+    # the numbers add up: spent + committed to running jobs + the next item > the budget
+    assert summary.stopped == (
+        "max_credits 250 would be exceeded: 240 spent + 0 committed to running jobs "
+        "+ 60 for the next item = 300"
+    )
 
 
 async def test_insufficient_credits_stops_submitting() -> None:
@@ -300,17 +315,119 @@ async def test_interrupted_batch_resumes_without_paying_twice(
     assert stats["duplicate_generations"] == 0
 
 
-async def test_journal_of_other_input_is_refused(
-    client: AsyncPixVerse, emu: Emulator, media: Path, tmp_path: Path
+async def test_an_edited_input_is_reconciled_item_by_item(
+    client: AsyncPixVerse, emu: Emulator, tmp_path: Path
 ) -> None:
+    """Per-item fingerprints: unchanged items keep their state, new ones run, a changed item
+    that failed runs with its new request, a changed item that succeeded is kept (and listed)
+    unless rerun_changed."""
     journal = tmp_path / "run.db"
-    await client.run_batch(remix_items(2), base_dir=media, journal=journal)
-    jobs = emu.stats()["jobs_created"]
-    with pytest.raises(JournalMismatchError, match="remix-000"):
-        await client.run_batch(
-            remix_items(2, prompt="@selection0 becomes a robot"), base_dir=media, journal=journal
-        )
-    assert emu.stats()["jobs_created"] == jobs
+
+    def t2v(key: str, prompt: str) -> dict[str, Any]:
+        return {"key": key, "kind": "text_to_video", "params": {**T2V, "prompt": prompt}}
+
+    first = await client.run_batch(
+        [t2v("same", "a"), t2v("done", "b"), t2v("broken", "c [emulator:fail]")],
+        journal=journal,
+    )
+    assert [o.ok for o in first] == [True, True, False]
+    edited = [
+        t2v("same", "a"),
+        t2v("done", "b, edited"),
+        t2v("broken", "c, fixed"),
+        t2v("new", "d"),
+    ]
+    async with client.batch(edited, journal=journal) as batch:
+        assert batch.changed == [(1, "done", "succeeded")]  # known before anything is sent
+        outcomes = {o.key: o for o in await batch.run()}
+    assert emu.stats()["jobs_created"] == 3 + 2  # "broken" with its new request, and "new"
+    assert outcomes["same"].resumed and not outcomes["same"].changed
+    assert outcomes["done"].ok and outcomes["done"].changed and outcomes["done"].resumed
+    assert outcomes["done"].job_id == first[1].job_id  # kept as it was
+    assert outcomes["broken"].ok and not outcomes["broken"].resumed
+    assert outcomes["new"].ok and batch.summary.changed == 1
+
+    # the code equivalent of --rerun-changed: a journal opened with rerun_changed=True
+    # (or Batch(..., rerun_changed=True))
+    async with (
+        await Journal.open(journal, rerun_changed=True) as rerun,
+        client.batch(edited, journal=rerun) as batch,
+    ):
+        assert batch.changed == []
+        outcomes = {o.key: o for o in await batch.run()}
+    assert emu.stats()["jobs_created"] == 5 + 1  # only "done" ran again
+    assert outcomes["done"].ok and outcomes["done"].job_id != first[1].job_id
+    async with await Journal.open(journal, read_only=True) as j:
+        assert {r.state for r in await j.records()} == {"succeeded"}
+
+
+async def test_retry_failed_resubmits_failed_items_with_new_trace_ids(
+    client: AsyncPixVerse, emu: Emulator, tmp_path: Path
+) -> None:
+    path = tmp_path / "run.db"
+    items = [
+        {"key": "ok", "kind": "text_to_video", "params": {**T2V, "prompt": "fine"}},
+        {"key": "flaky", "kind": "text_to_video", "params": {**T2V, "prompt": "[emulator:fail]"}},
+    ]
+    await client.run_batch(items, journal=path)
+    async with await Journal.open(path, read_only=True) as j:
+        failed = await j.get("flaky")
+    assert failed is not None and failed.state == "failed" and failed.trace_id
+
+    again = await client.run_batch(items, journal=path)  # without the flag: still failed
+    assert not again[1].ok and again[1].resumed
+    assert emu.stats()["jobs_created"] == 2
+
+    async with await Journal.open(path, retry_failed=True) as journal:
+        retried = await client.run_batch(items, journal=journal)
+        record = await journal.get("flaky")
+        kept = await journal.get("ok")
+    assert retried[0].ok and retried[0].resumed  # the succeeded one is untouched
+    assert not retried[1].ok and not retried[1].resumed  # submitted again (and failed again)
+    assert emu.stats()["jobs_created"] == 3
+    assert record is not None and record.trace_id not in (None, failed.trace_id)
+    assert record.video_id != failed.video_id and record.attempts == 2
+    assert kept is not None and kept.attempts == 1
+
+
+async def test_validation_reports_every_problem_at_once_with_suggestions(
+    client: AsyncPixVerse, emu: Emulator, media: Path
+) -> None:
+    items: list[Any] = [
+        {"key": "a", "kind": "text_to_video", "params": {**T2V, "prompt": "x"}},
+        {"key": "b", "kind": "text_to_vdeo", "params": {}},
+        {"key": "c", "kind": "text_to_video", "params": {**T2V, "promt": "x", "sed": 1}},
+        {"key": "a", "kind": "text_to_video", "params": {**T2V, "prompt": "x", "quality": "4k"}},
+    ]
+    errors = validate_items(items, base_dir=media)
+    assert [(e.index, e.key) for e in errors] == [(1, "b"), (2, "c"), (3, "a"), (3, "a")]
+    assert "did you mean 'text_to_video'?" in str(errors[0].error)
+    assert "'promt' (did you mean 'prompt'?)" in str(errors[1].error)
+    assert "'sed' (did you mean 'seed'?)" in str(errors[1].error)
+    duplicate, own = errors[2].error, errors[3].error
+    assert errors[2].duplicate_of == 0 and "duplicate key 'a'" in str(duplicate)
+    assert "quality" in str(own)  # the duplicate's own error is not hidden
+    with pytest.raises(BatchValidationError) as info:
+        await client.run_batch(items, base_dir=media)
+    assert len(info.value.items) == 4 and len(info.value.errors) == 4
+    assert emu.stats()["requests_total"] == 0
+
+
+def test_estimate_item_prices_local_sources_and_says_when_it_cannot(media: Path) -> None:
+    (media / "clip.webm").write_bytes(b"\x1a\x45\xdf\xa3" + bytes(100))
+    modify = {"video_media_id": "a.mp4", "prompt": "x", "quality": "540p"}
+    estimate = estimate_item(BatchItem("modify", modify), base_dir=media)
+    assert estimate.credits == pricing.modify_price("540p", 5.0)  # the 5 s file's length
+    upscale = estimate_item(BatchItem("upscale", {"video_media_id": "b.mp4"}), base_dir=media)
+    assert upscale.credits == pricing.upscale_price(3.0)
+    t2v = estimate_item(BatchItem("text_to_video", {**T2V, "prompt": "x"}), base_dir=media)
+    assert t2v.credits == pricing.model_price("v5", "360p", 5)
+    by_id = estimate_item(BatchItem("upscale", {"source_video_id": 7}), base_dir=media)
+    assert by_id.credits is None and "unknown until submit" in by_id.why
+    webm = estimate_item(BatchItem("upscale", {"video_media_id": "clip.webm"}), base_dir=media)
+    assert webm.credits is None and "unknown until upload" in webm.why
+    masks = estimate_item(BatchItem("modify", {**modify, "mask_names": ["person"]}), base_dir=media)
+    assert masks.masks == (("a.mp4", 1),)
 
 
 async def test_lazy_input_is_consumed_as_workers_free_up(client: AsyncPixVerse) -> None:
@@ -362,17 +479,14 @@ async def test_journal_with_downloads_records_and_redownloads_missing_files(
 async def test_batch_stopping_errors_are_not_wrapped_in_groups(
     client: AsyncPixVerse, media: Path, tmp_path: Path
 ) -> None:
-    journal = tmp_path / "run.db"
-
-    async def lazy(prompt: str) -> AsyncIterator[BatchItem]:
-        for item in remix_items(2, prompt=prompt):
+    async def lazy() -> AsyncIterator[BatchItem]:
+        for item in remix_items(2):
             yield item
 
-    await client.run_batch(
-        lazy("@selection0 is swapped with @img0"), base_dir=media, journal=journal
-    )
-    with pytest.raises(JournalMismatchError):  # lazy input: found per item, still unwrapped
-        await client.run_batch(lazy("@selection0 becomes a robot"), base_dir=media, journal=journal)
+    journal = await Journal.open(tmp_path / "run.db")
+    await journal.aclose()  # a journal that fails mid-run stops the batch
+    with pytest.raises(JournalError, match="closed"):  # found per item, still unwrapped
+        await client.run_batch(lazy(), base_dir=media, journal=journal)
 
 
 async def test_refused_key_stops_the_batch_and_fails_nothing_for_good(

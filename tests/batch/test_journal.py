@@ -90,6 +90,7 @@ async def test_full_lifecycle(path: Path) -> None:
             "failed": 0,
             "total": 1,
             "credits": 35,
+            "credits_running": 0,
         }
     assert journal.closed
 
@@ -288,9 +289,9 @@ async def test_records_keep_insertion_order(path: Path) -> None:
 async def test_different_fingerprint_is_a_mismatch(path: Path) -> None:
     async with await Journal.open(path, batch_fingerprint="input-A") as journal:
         await planned(journal, "a")
-    with pytest.raises(JournalMismatchError, match="--journal") as info:
+    with pytest.raises(JournalMismatchError, match="another journal file") as info:
         await Journal.open(path, batch_fingerprint="input-B")
-    assert "original input" in str(info.value)
+    assert "original input" in str(info.value) and "--journal" not in str(info.value)
     # the same input resumes; no fingerprint (inspection) skips the check
     async with await Journal.open(path, batch_fingerprint="input-A") as journal:
         assert [r.key for r in await journal.records()] == ["a"]
@@ -307,16 +308,126 @@ async def test_journal_without_fingerprint_adopts_the_first_one(path: Path) -> N
         await Journal.open(path, batch_fingerprint="input-B")
 
 
-async def test_a_key_planned_for_a_different_request_is_a_mismatch(path: Path) -> None:
+OTHER = request_hash("modify", {"prompt": "a dog", "video_media_id": 1})
+
+
+async def settle(journal: Journal, key: str, state: str) -> None:
+    """Drive a planned item to ``state``."""
+    if state == "pending":
+        return
+    await journal.begin_submit(key, f"trace-{key}")
+    if state == "submitting":
+        return
+    await journal.accepted(key, video_id=abs(hash(key)) % 10**6, credits=10)
+    if state == "accepted":
+        return
+    if state == "succeeded":
+        await journal.finished(key, status=1, url="u")
+    else:
+        await journal.finished(key, status=8, error="boom", error_type="JobFailedError")
+
+
+STATES_ = ("pending", "submitting", "accepted", "succeeded", "failed")
+
+
+async def test_a_changed_request_is_replanned_unless_it_succeeded_or_is_running(
+    path: Path,
+) -> None:
+    """Per-item fingerprints: an edited item is planned again only when that pays nothing
+    twice; one that succeeded or is running keeps its record (the hash tells the caller)."""
     async with await Journal.open(path) as journal:
-        await planned(journal, "item-7")
-        other = request_hash("modify", {"prompt": "a dog", "video_media_id": 1})
-        with pytest.raises(JournalMismatchError, match="'item-7'"):
-            await journal.plan("item-7", kind="modify", request_hash=other)
-        with pytest.raises(JournalMismatchError, match="'item-7'"):
-            await journal.plan("item-7", kind="extend", request_hash=HASH)
-        record = await get(journal, "item-7")
-        assert (record.request_hash, record.kind) == (HASH, "modify")  # untouched
+        for state in STATES_:
+            await planned(journal, state)
+            await settle(journal, state, state)
+        for state in STATES_:
+            record = await journal.plan(state, kind="modify", request_hash=OTHER)
+            if state in ("pending", "failed"):
+                assert (record.state, record.request_hash) == ("pending", OTHER), state
+                assert (record.trace_id, record.video_id, record.error) == (None, None, None)
+            else:
+                assert (record.state, record.request_hash) == (state, HASH), state
+        # a changed kind counts as a change too
+        record = await journal.plan("succeeded", kind="extend", request_hash=HASH)
+        assert (record.kind, record.state) == ("modify", "succeeded")
+
+
+async def test_rerun_changed_replans_even_succeeded_and_running_items(path: Path) -> None:
+    async with await Journal.open(path, rerun_changed=True) as journal:
+        for state in STATES_:
+            await planned(journal, state)
+            await settle(journal, state, state)
+        for state in STATES_:
+            record = await journal.plan(state, kind="modify", request_hash=OTHER)
+            assert (record.state, record.request_hash, record.video_id) == ("pending", OTHER, None)
+        # unchanged items are never replanned by rerun_changed
+        await settle(journal, "pending", "succeeded")
+        record = await journal.plan("pending", kind="modify", request_hash=OTHER)
+        assert record.state == "succeeded"
+
+
+async def test_retry_failed_replans_only_failed_items(path: Path) -> None:
+    async with await Journal.open(path) as journal:
+        for state in STATES_:
+            await planned(journal, state)
+            await settle(journal, state, state)
+        assert (await journal.plan("failed", kind="modify", request_hash=HASH)).state == "failed"
+        for state in STATES_:
+            record = await journal.plan(state, kind="modify", request_hash=HASH, retry_failed=True)
+            if state == "failed":
+                assert (record.state, record.trace_id, record.video_id) == ("pending", None, None)
+                assert (record.error, record.error_type, record.status) == (None, None, None)
+                assert record.attempts == 1  # history kept; the next submit is a new one
+                await journal.begin_submit(state, "a-new-trace")  # accepted as a fresh submit
+            else:
+                assert record.state == state and record.trace_id == (
+                    None if state == "pending" else f"trace-{state}"
+                )
+
+
+async def test_a_schema_1_journal_is_migrated_and_keys_can_be_renamed(path: Path) -> None:
+    async with await Journal.open(path) as journal:
+        await planned(journal, "0", "1", "2")
+        await settle(journal, "0", "succeeded")
+        assert await journal.get_meta("default_keys") is None
+    edit_journal("UPDATE journal_meta SET value = '1' WHERE name = 'schema_version'")(path)
+    async with await Journal.open(path, read_only=True) as reader:  # read as is
+        assert [r.key for r in await reader.records()] == ["0", "1", "2"]
+    async with await Journal.open(path) as journal:
+        assert await journal.get_meta("schema_version") == str(SCHEMA_VERSION)
+        assert await journal.get_meta("default_keys") == "position"
+        moved = await journal.rename_keys(
+            {"0": ("1", HASH), "1": ("2", HASH), "2": ("3", OTHER)}  # "2" is not that request
+        )
+        assert moved == 0  # "2" stays, so "1" cannot move, so "0" cannot either
+        moved = await journal.rename_keys({"0": ("10", HASH), "1": ("0", HASH)})
+        assert moved == 2  # a swap-like chain is fine
+        keys = {r.key: r.state for r in await journal.records()}
+        assert keys == {"10": "succeeded", "0": "pending", "2": "pending"}
+
+
+async def test_read_only_journal_watches_a_running_writer(path: Path) -> None:
+    async with await Journal.open(path) as writer:
+        await planned(writer, "a", "b")
+        async with await Journal.open(path, read_only=True) as reader:
+            assert (await reader.summary())["pending"] == 2
+            await settle(writer, "a", "accepted")  # the writer keeps going meanwhile
+            summary = await reader.summary()
+            assert (summary["accepted"], summary["credits_running"]) == (1, 10)
+            with pytest.raises(JournalError, match="read-only"):
+                await reader.plan("c", kind="modify", request_hash=HASH)
+        await settle(writer, "b", "succeeded")
+    assert [r.state for r in await read_records(path)] == ["accepted", "succeeded"]
+
+
+async def read_records(path: Path) -> list[JournalRecord]:
+    async with await Journal.open(path, read_only=True) as journal:
+        return await journal.records()
+
+
+async def test_read_only_open_of_a_missing_file_creates_nothing(path: Path) -> None:
+    with pytest.raises(JournalError, match="no journal"):
+        await Journal.open(path, read_only=True)
+    assert not await anyio.Path(path).exists()
 
 
 def random_bytes(path: Path) -> None:

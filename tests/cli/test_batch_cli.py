@@ -17,6 +17,7 @@ import re
 import shlex
 import shutil
 import signal
+import sqlite3
 import sys
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from pixverse_async import _pricing as pricing
-from pixverse_async._journal import Journal, JournalRecord
+from pixverse_async._journal import Journal, JournalError, JournalRecord, request_hash
 from pixverse_async.cli import default_journal, main
 from pixverse_async.emulator import make_mp4, make_png
 
@@ -267,6 +268,8 @@ async def test_run_succeeds_writes_the_journal_and_downloads_then_a_rerun_skips_
     assert "8 job(s) finished in an earlier run are skipped" in out
     assert value(out, "skipped (done in the journal)") == "8"
     assert value(out, "succeeded") == "8" and value(out, "credits spent") == "0"
+    assert value(out, "concurrency-limit refusals (500044)") == "0"
+    assert "500044 answers" not in out
     assert not re.search(r"^ok\s", out, re.MULTILINE)  # nothing ran again
     assert await records(journal) == first  # no new submit, attempt or update
 
@@ -331,7 +334,7 @@ async def test_an_invalid_item_exits_2_lists_it_and_submits_nothing(tmp_path: Pa
     jobs = write_jobs(tmp_path, [t2v("ok", "fine"), bad_quality, no_file])
     code, out, err = await run_cli("batch", "run", str(jobs), "--emulator")
     assert code == 2, out + err
-    assert "2 job(s) in" in err and "nothing was submitted" in err
+    assert "2 line(s) are invalid jobs" in err and "nothing was submitted" in err
     assert "line 2 (key 'bad-quality'): quality must be one of" in err
     assert "line 3 (key 'no-file'): file not found" in err and "nope.mp4" in err
     assert "ok" not in re.findall(r"key '([^']+)'", err)
@@ -344,7 +347,8 @@ async def test_an_invalid_item_exits_2_lists_it_and_submits_nothing(tmp_path: Pa
     [
         ('{"key": "a", "kind": "modify", "params": {}}\nnot json\n', "line 2: not JSON"),
         ('["a", "b"]\n', "line 1: expected a JSON object"),
-        ('{"key": "a", "kind": "modify", "parms": {}}\n', "unknown field(s) parms"),
+        ('{"key": "a", "kind": "modify", "parms": {}}\n', "parms (did you mean 'params'?)"),
+        ('{"key": "a", "kind": "modfy", "params": {}}\n', "did you mean 'modify'?"),
         ('{"key": "a", "params": {}}\n', '"kind" must be a string'),
         ('{"key": "a", "kind": "modify", "params": []}\n', '"params" must be a JSON object'),
         ("\n\n", "has no jobs"),
@@ -408,16 +412,158 @@ async def test_a_refused_api_key_exits_2_before_any_journal(tmp_path: Path) -> N
     assert not default_journal(jobs).exists()
 
 
-async def test_a_journal_of_other_input_is_refused(tmp_path: Path) -> None:
-    jobs = write_jobs(tmp_path, [t2v("a", "first")])
+async def test_an_edited_file_runs_new_and_fixed_lines_and_reports_changed_successes(
+    tmp_path: Path,
+) -> None:
+    jobs = write_jobs(tmp_path, [t2v("a", "first"), t2v("b", "broken [emulator:fail]")])
+    code, out, err = await run_cli("batch", "run", str(jobs), "--emulator")
+    assert code == 1, out + err
+    before = {r.key: r for r in await records(default_journal(jobs))}
+    # line 1 edited (it succeeded), line 2 fixed (it failed), line 3 new
+    write_jobs(tmp_path, [t2v("a", "edited"), t2v("b", "fixed"), t2v("c", "new")])
     code, out, err = await run_cli("batch", "run", str(jobs), "--emulator")
     assert code == 0, out + err
-    before = await records(default_journal(jobs))
-    jobs.write_text(json.dumps(t2v("a", "edited")) + "\n")
+    assert "belongs to a different batch input" not in out + err
+    assert "1 job(s) changed since the journal recorded them" in out
+    assert "line 1 (key 'a'): succeeded with its earlier request" in out
+    assert "--rerun-changed" in out
+    assert value(out, "succeeded") == "3" and value(out, "skipped (done in the journal)") == "1"
+    assert value(out, "changed, kept (see --rerun-changed)") == "1"
+    after = {r.key: r for r in await records(default_journal(jobs))}
+    assert after["a"] == before["a"]  # left as it was
+    assert after["b"].state == "succeeded" and after["b"].request_hash != before["b"].request_hash
+    assert after["c"].state == "succeeded"
+
+    code, out, err = await run_cli("batch", "run", str(jobs), "--emulator", "--rerun-changed")
+    assert code == 0, out + err
+    assert "changed since the journal" not in out
+    final = {r.key: r for r in await records(default_journal(jobs))}
+    assert final["a"].video_id != before["a"].video_id and final["a"].state == "succeeded"
+    assert final["b"] == after["b"] and final["c"] == after["c"]
+
+
+async def test_retry_failed_submits_failed_jobs_again_and_leaves_the_rest(
+    tmp_path: Path,
+) -> None:
+    jobs = write_jobs(tmp_path, [t2v("ok", "fine"), t2v("bad", "[emulator:fail] once")])
     code, out, err = await run_cli("batch", "run", str(jobs), "--emulator")
+    assert code == 1, out + err
+    first = {r.key: r for r in await records(default_journal(jobs))}
+    assert first["bad"].state == "failed"
+    assert "add --retry-failed to submit them again" in out
+
+    code, out, err = await run_cli("batch", "run", str(jobs), "--emulator")  # no flag
+    assert code == 1 and value(out, "skipped (done in the journal)") == "2", out + err
+    assert {r.key: r for r in await records(default_journal(jobs))} == first
+
+    code, out, err = await run_cli("batch", "run", str(jobs), "--emulator", "--retry-failed")
+    assert code == 1, out + err  # the prompt fails on purpose again
+    assert value(out, "skipped (done in the journal)") == "1"
+    again = {r.key: r for r in await records(default_journal(jobs))}
+    assert again["ok"] == first["ok"]  # untouched
+    assert again["bad"].state == "failed" and again["bad"].attempts == 2
+    assert again["bad"].trace_id not in (None, first["bad"].trace_id)  # a new submit
+
+
+async def test_validation_lists_every_bad_line_before_any_network_access(
+    tmp_path: Path,
+) -> None:
+    write_media(tmp_path)
+    lines = [
+        json.dumps(t2v("a", "fine")),
+        "not json",
+        json.dumps({"kind": "text_to_vid", "params": {}}),
+        json.dumps({**t2v("a", "again"), "params": {**t2v("a", "x")["params"], "qualty": "1"}}),
+        json.dumps(t2v("d", "bad", quality="4k")),
+    ]
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_bytes(b"\xef\xbb\xbf" + "\n".join(lines).encode() + b"\n")  # with a BOM
+    # a base URL nothing listens on and a wrong key: the validation errors come first
+    argv = ["batch", "run", str(jobs), "--base-url", f"http://127.0.0.1:{free_port()}/x"]
+    code, out, err = await run_cli(*argv, env=child_env(PIXVERSE_API_KEY="pv-wrong-key-00001"))
     assert code == 2, out + err
-    assert "belongs to a different batch input" in err and "--journal" in err
-    assert await records(default_journal(jobs)) == before
+    assert "4 line(s) are invalid jobs" in err
+    found = re.findall(r"^  line (\d+)", err, re.MULTILINE)
+    assert found == sorted(found, key=int) and set(found) == {"2", "3", "4", "5"}
+    assert not re.search(r"^  line 1\b", err, re.MULTILINE)  # the BOM did not spoil line 1
+    assert "line 2: not JSON" in err
+    assert "line 3 (key '3'): unknown kind 'text_to_vid' (did you mean 'text_to_video'?)" in err
+    assert "line 4 (key 'a'): duplicate key 'a' (first on line 1)" in err
+    assert "'qualty' (did you mean 'quality'?)" in err  # the duplicate's own error too
+    assert "line 5 (key 'd'): quality must be one of" in err
+    assert "cannot reach" not in err and "refused" not in err
+    assert not default_journal(jobs).exists()
+
+
+async def test_default_keys_are_line_numbers_and_an_old_journal_is_migrated(
+    tmp_path: Path,
+) -> None:
+    write_media(tmp_path)
+    keyless = [{k: v for k, v in t2v("x", f"prompt {i}").items() if k != "key"} for i in range(2)]
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text("\n" + "".join(json.dumps(j) + "\n" for j in keyless))  # jobs on lines 2, 3
+    # a schema 1 journal from before: keys were 0-based positions, both jobs done
+    journal = default_journal(jobs)
+    async with await Journal.open(journal) as j:
+        for position, job in enumerate(keyless):
+            key = str(position)
+            await j.plan(
+                key, kind="text_to_video", request_hash=request_hash("text_to_video", job["params"])
+            )
+            await j.begin_submit(key, f"trace-{key}")
+            await j.accepted(key, video_id=100 + position, credits=45)
+            await j.finished(key, status=1, url=f"https://x/{key}.mp4")
+    with sqlite3.connect(journal) as conn:
+        conn.execute("UPDATE journal_meta SET value = '1' WHERE name = 'schema_version'")
+    conn.close()
+    code, out, err = await run_cli("batch", "run", str(jobs), "--emulator")
+    assert code == 0, out + err
+    assert value(out, "skipped (done in the journal)") == "2"  # migrated, not rerun
+    assert [(r.key, r.video_id) for r in await records(journal)] == [("2", 100), ("3", 101)]
+
+    fresh = tmp_path / "fresh.jsonl"
+    fresh.write_text("".join(json.dumps(j) + "\n" for j in keyless))
+    code, out, err = await run_cli("batch", "run", str(fresh), "--emulator")
+    assert code == 0, out + err
+    assert [r.key for r in await records(default_journal(fresh))] == ["1", "2"]
+
+
+async def test_dry_run_projects_credits_and_sends_nothing(tmp_path: Path) -> None:
+    jobs = write_jobs(
+        tmp_path,
+        [
+            modify("m1", "one"),
+            modify("m2", "two"),
+            t2v("t1", "a fox"),
+            {"key": "up", "kind": "upscale", "params": {"video_media_id": "media/clip.mp4"}},
+            {"key": "by-id", "kind": "upscale", "params": {"source_video_id": 12345}},
+        ],
+    )
+    # no API key and nothing listening: a dry run needs neither
+    argv = [
+        "batch",
+        "run",
+        str(jobs),
+        "--dry-run",
+        "--base-url",
+        f"http://127.0.0.1:{free_port()}/x",
+    ]
+    code, out, err = await run_cli(*argv)
+    assert code == 0, out + err
+    modify_each = pricing.modify_price("540p", 5.0)  # media/clip.mp4 is 5 s long
+    expected = {
+        "modify": 2 * modify_each,
+        "text_to_video": pricing.model_price("v5", "540p", 5),
+        "upscale": pricing.upscale_price(5.0),
+    }
+    for kind, credits in expected.items():
+        assert re.search(rf"^\W*{kind}\W+\d+\W+{credits}\W", out, re.MULTILINE), out
+    masks = pricing.MASK_SELECTION_CREDITS  # one video, one keyframe: one lookup
+    assert value(out, "total") == "5"
+    assert re.search(rf"^\W*total\W+5\W+{sum(expected.values()) + masks}\W+1\W", out, re.M), out
+    assert "line 5 (key 'by-id'): unknown until submit" in out
+    assert "nothing was sent" in out
+    assert not default_journal(jobs).exists()
 
 
 async def test_max_credits_below_the_cost_exits_1_reporting_items_not_submitted(
@@ -430,11 +576,18 @@ async def test_max_credits_below_the_cost_exits_1_reporting_items_not_submitted(
         "batch", "run", str(jobs), "--emulator", "--max-credits", str(limit)
     )
     assert code == 1, out + err
-    assert value(out, "succeeded") == "2" and value(out, "not submitted") == "4"
+    assert value(out, "succeeded") == "2" and value(out, "not submitted (budget)") == "4"
     assert value(out, "failed") == "0" and value(out, "credits spent") == str(2 * price)
-    assert f"Stopped submitting: max_credits {limit} would be exceeded" in out
-    table = out[out.index("Failed or not submitted (4)") : out.index("Batch summary")]
-    assert table.count("BatchStoppedError") == 4
+    # not failures: no failed lines, no table of them, no BatchStoppedError
+    assert "BatchStoppedError" not in out and "Failed" not in out
+    assert not re.search(r"^failed\s", out, re.MULTILINE)
+    spent, committed = re.search(
+        rf"Stopped submitting: max_credits {limit} would be exceeded: (\d+) spent \+ (\d+) "
+        rf"committed to running jobs \+ {price} for the next item = (\d+)",
+        out,
+    ).groups()[:2]  # type: ignore[union-attr]
+    total = int(re.search(r"for the next item = (\d+)", out).group(1))  # type: ignore[union-attr]
+    assert int(spent) + int(committed) + price == total > limit  # the numbers add up
     states = [r.state for r in await records(default_journal(jobs))]
     assert sorted(states) == ["pending"] * 4 + ["succeeded"] * 2
     # the rest goes through on a re-run with room in the budget
@@ -446,18 +599,35 @@ async def test_max_credits_below_the_cost_exits_1_reporting_items_not_submitted(
 # -- batch status ------------------------------------------------------------------------------
 
 
-async def test_status_of_a_missing_or_busy_journal_is_a_clear_error(tmp_path: Path) -> None:
+async def test_status_of_a_missing_or_foreign_file_is_a_clear_error(tmp_path: Path) -> None:
     code, _, err = await run_cli("batch", "status", str(tmp_path / "nope.db"))
     assert code == 2 and "no journal at" in err and "nope.db" in err
+    assert "--journal PATH" not in err  # status has no such option
     assert not (tmp_path / "nope.db").exists()
-    busy = tmp_path / "busy.db"
-    async with await Journal.open(busy, batch_fingerprint="x"):
-        code, _, err = await run_cli("batch", "status", str(busy))
-    assert code == 2 and "is in use" in err, err
     not_a_journal = tmp_path / "notes.db"
     not_a_journal.write_bytes(b"hello, not SQLite" * 100)
     code, _, err = await run_cli("batch", "status", str(not_a_journal))
     assert code == 2 and "not a readable pixverse_async journal" in err, err
+    assert "--journal" not in err
+
+
+async def test_status_reads_a_journal_while_a_run_holds_it(tmp_path: Path) -> None:
+    busy = tmp_path / "busy.db"
+    async with await Journal.open(busy) as journal:
+        await journal.plan("a", kind="modify", request_hash="h1")
+        await journal.plan("b", kind="modify", request_hash="h2")
+        await journal.begin_submit("a", "trace-a")
+        await journal.accepted("a", video_id=7, credits=50)
+        code, out, err = await run_cli("batch", "status", str(busy))
+        assert code == 0, err
+        assert value(out, "accepted") == "1" and value(out, "pending") == "1"
+        assert value(out, "credits spent") == "50"
+        assert value(out, "of which on running jobs") == "50"
+        await journal.finished("a", status=1, url="u")  # the writer is unaffected
+        with pytest.raises(JournalError, match="in use"):  # a second writer is still refused
+            await Journal.open(busy)
+    code, out, err = await run_cli("batch", "status", str(busy))
+    assert code == 0 and value(out, "succeeded") == "1", err
 
 
 # -- interruptions -----------------------------------------------------------------------------
@@ -481,6 +651,10 @@ async def test_sigint_stops_exits_130_prints_the_resume_command_which_completes_
         unfinished = [r for r in await records(tmp_path / "jobs.journal.db") if not r.finished]
         assert unfinished  # stopped mid-run: the resume has work to do
         assert all(r.state in ("pending", "submitting", "accepted") for r in unfinished)
+        # the summary's credits are the journal's: succeeded plus charged to running jobs
+        code, status, err = await run_cli("batch", "status", "jobs.journal.db", cwd=tmp_path)
+        assert code == 0, err
+        assert value(status, "credits spent") == value(out, "credits spent")
 
         again = resume_argv(out)
         assert again[again.index("--base-url") + 1] == srv.base_url

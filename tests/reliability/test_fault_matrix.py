@@ -98,6 +98,8 @@ class Case:
     plan: FaultPlan
     hits: Callable[[Emulator], int]
     errors: tuple[type[BaseException], ...] = ()
+    #: the fewest hits for the case to mean anything
+    min_hits: int = MIN_HITS
 
 
 def rule(kind: FaultKind, rate: float, **kw: Any) -> FaultPlan:
@@ -128,9 +130,12 @@ CASES: dict[str, Case] = {
         (PermissionDeniedError,),
     ),
     "slow": Case(rule(FaultKind.SLOW, 0.1, delay=SLOW_DELAY), injected(FaultKind.SLOW)),
+    # a cap well below what the batch asks (~100 requests/s): the client's request budget
+    # backs off at the first 429s and holds its rate under the cap, so a few are all it draws
     "rate_limit": Case(
-        FaultPlan(rate_limit_rps=150, retry_after=RETRY_AFTER),
+        FaultPlan(rate_limit_rps=25, retry_after=RETRY_AFTER),
         lambda emu: int(emu.stats()["rate_limited"]),
+        min_hits=1,
     ),
     "failure": Case(
         FaultPlan(failure_rate=0.15), jobs_where(lambda j: j.outcome == 8), (JobFailedError,)
@@ -220,7 +225,7 @@ async def test_batch_survives_fault(name: str, tmp_path: Path) -> None:
     stats = emu.stats()
 
     hits = case.hits(emu)
-    assert hits >= MIN_HITS, f"{name}: the fault hit only {hits} times"
+    assert hits >= case.min_hits, f"{name}: the fault hit only {hits} times"
     succeeded = check_outcomes(case, outcomes)
     check_server(emu, outcomes)
     spent = stats["credits_charged"] - stats["credits_refunded"]
@@ -233,10 +238,10 @@ async def test_batch_survives_fault(name: str, tmp_path: Path) -> None:
         # every lost answer was recovered by a retry with the same trace id
         assert stats["dedup_hits"] >= hits, (stats["dedup_hits"], hits)
     if name == "rate_limit":
-        # Retry-After was honoured: ignoring it (retrying after the short backoff instead)
-        # draws about three 429s per admitted request, honouring it well under one
+        # Retry-After was honoured and the rate backed off: ignoring both (retrying after the
+        # short backoff instead) draws about three 429s per admitted request
         admitted = stats["requests_total"] - stats["rate_limited"]
-        assert stats["rate_limited"] < 1.5 * admitted, (stats["rate_limited"], admitted)
+        assert stats["rate_limited"] < 0.05 * admitted, (stats["rate_limited"], admitted)
     if name == "permission":
         # each 500020 refused one submit for good (it is not retried)
         refused = Counter(type(o.error).__name__ for o in outcomes if o.job_id is None)

@@ -672,9 +672,11 @@ async def test_the_batch_command_line_at_debug_never_prints_the_key(
         )
         outputs.append(("invalid job", code, out, err))
         assert code == 2 and "invalid" in err, out + err
-        # 5. a key the server refuses
+        # 5. a key the server refuses (a valid file: validation errors would come first)
+        good = jsonl(tmp_path / "ok.jsonl", items[:2])
+        flags = ["--base-url", emu.base_url, "--journal", str(tmp_path / "ok.db")]
         code, out, err = await run_cli(
-            "batch", "run", str(bad), "--api-key", WRONG_KEY, *flags, env=child_env(), cwd=tmp_path
+            "batch", "run", str(good), "--api-key", WRONG_KEY, *flags, env=child_env(), cwd=tmp_path
         )
         outputs.append(("refused key", code, out, err))
         assert code == 2 and "refused" in err, out + err
