@@ -55,7 +55,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import aiohttp
-from _common import server_process
+from _common import proc_cpu_seconds, server_process
 
 from pixverse_async import AsyncPixVerse, BatchItem, PollPolicy
 from pixverse_async.emulator import AccountConfig, Emulator, EmulatorConfig, FaultPlan, Fixed
@@ -82,10 +82,13 @@ def job_body(i: int) -> dict[str, Any]:
 
 
 Stats = Callable[[], Awaitable[dict[str, Any]]]
+ServerCpu = Callable[[], float | None]  # the emulator's CPU seconds so far (None: unknown)
 
 
 @asynccontextmanager
-async def emulator_process(args: argparse.Namespace) -> AsyncIterator[tuple[str, Stats]]:
+async def emulator_process(
+    args: argparse.Namespace,
+) -> AsyncIterator[tuple[str, Stats, ServerCpu]]:
     cmd = [
         sys.executable,
         "-m",
@@ -106,7 +109,9 @@ async def emulator_process(args: argparse.Namespace) -> AsyncIterator[tuple[str,
     ]
     if args.rate_limit:
         cmd += ["--rate-limit", str(args.rate_limit)]
-    async with server_process(cmd, "listening on") as (base, _):
+        if args.retry_after is not None:
+            cmd += ["--retry-after", str(args.retry_after)]
+    async with server_process(cmd, "listening on") as (base, pid):
         stats_url = base.replace("/openapi/v2", "/_emulator/stats")
 
         async def stats() -> dict[str, Any]:
@@ -114,11 +119,13 @@ async def emulator_process(args: argparse.Namespace) -> AsyncIterator[tuple[str,
                 doc: dict[str, Any] = await r.json()
                 return doc
 
-        yield base, stats
+        yield base, stats, lambda: proc_cpu_seconds(pid)
 
 
 @asynccontextmanager
-async def emulator_inprocess(args: argparse.Namespace) -> AsyncIterator[tuple[str, Stats]]:
+async def emulator_inprocess(
+    args: argparse.Namespace,
+) -> AsyncIterator[tuple[str, Stats, ServerCpu]]:
     config = EmulatorConfig(
         accounts=(AccountConfig(api_key=KEY, concurrency=args.limit, credit_package=10**9),),
         job_duration=Fixed(args.duration),
@@ -126,12 +133,12 @@ async def emulator_inprocess(args: argparse.Namespace) -> AsyncIterator[tuple[st
     )
     async with Emulator(config) as emu:
         if args.rate_limit:
-            emu.set_faults(FaultPlan(rate_limit_rps=args.rate_limit))
+            emu.set_faults(FaultPlan(rate_limit_rps=args.rate_limit, retry_after=args.retry_after))
 
         async def stats() -> dict[str, Any]:
             return emu.stats()
 
-        yield emu.base_url, stats
+        yield emu.base_url, stats, lambda: None  # (its CPU is this process's)
 
 
 # -- contenders -----------------------------------------------------------------------------
@@ -237,12 +244,16 @@ async def measure(
 ) -> dict[str, Any]:
     start = emulator_process if args.emulator == "process" else emulator_inprocess
     budget = args.budget * ideal + 20
-    async with start(args) as (base, stats):
+    async with start(args) as (base, stats, server_cpu):
+        cpu_before = server_cpu()
         try:
             run = await asyncio.wait_for(contender(base), budget)
         except asyncio.TimeoutError:
             run = Run(f"({name}) timed out", math.inf, 0, {"timed_out_after_s": round(budget, 1)})
+        cpu_after = server_cpu()
         doc = await stats()
+    if cpu_before is not None and cpu_after is not None and math.isfinite(run.wall):
+        run.extra["emulator_cpu_share"] = round((cpu_after - cpu_before) / run.wall, 3)
     polls = doc["status_polls"]
     refused = doc.get("rate_limited", 0)
     busy = doc["rejected_500044"]
@@ -274,7 +285,7 @@ async def warm_up(args: argparse.Namespace) -> None:
     runs first."""
     small = argparse.Namespace(**{**vars(args), "jobs": args.limit, "duration": 0.01})
     start = emulator_process if args.emulator == "process" else emulator_inprocess
-    async with start(small) as (base, _):
+    async with start(small) as (base, _, _):
         await asyncio.wait_for(sdk_batch(base, small, args.limit), 30)
         await asyncio.wait_for(sdk_batch(base, small, "auto"), 30)
         await asyncio.wait_for(naive(base, small), 30)
@@ -308,8 +319,13 @@ async def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--rate-limit",
         type=float,
-        help="the emulator answers HTTP 429 above this many requests per second (Retry-After: "
-        "the time until its bucket has a token again)",
+        help="the emulator answers HTTP 429 above this many requests per second",
+    )
+    parser.add_argument(
+        "--retry-after",
+        type=float,
+        help="the Retry-After of those 429s, seconds (default: the emulator's, the time until "
+        "a request would pass rounded up to whole seconds)",
     )
     parser.add_argument(
         "--quick", action="store_true", help="CI-sized run (100 jobs, d=0.2 s, interval <= d/5)"

@@ -56,10 +56,15 @@ POLL_RATE_WINDOW = 1.0
 #: (at least three intervals)
 POLL_BACKLOG_WARN = 5.0
 POLL_FIRST_QUANTILE = 0.05
-POLL_LEARN_SAMPLES = 64
+#: finished jobs per kind the first-poll delay is learned from (more than one wave of a
+#: high-limit account, so a wave's brackets survive the next)
+POLL_LEARN_SAMPLES = 256
 POLL_MIN_SAMPLES = 3
 #: steady durations: the first poll closes in on the end to within this share of an interval
 POLL_FIRST_PRECISION = 0.05
+#: steady durations: a first poll that finds the job running is followed after this share
+#: of an interval (it most likely just missed the end), later ones after a whole interval
+POLL_FOLLOW_UP = 0.2
 #: webhook mode: seconds between fallback polls of a job a webhook should resolve, counted
 #: from its expected end (a delivery that is lost or late is still caught)
 POLL_WEBHOOK_FALLBACK = 60.0

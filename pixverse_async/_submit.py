@@ -207,7 +207,11 @@ class Submitter:
                     kind=endpoint.kind,
                     trace_id=response.trace_id,
                     credits=created_credits(data),
-                    submitted_at=submitted,
+                    # the job's clock starts at the answer, not the send: the server starts it
+                    # between the two, and a queue of submits ahead of it (a wave of slots
+                    # freed at once) would otherwise read as a longer, more spread duration,
+                    # and learned first polls would land early and need a second poll
+                    submitted_at=time.monotonic(),
                 )
             except BaseException:
                 if limiter is not None and slot is not None:

@@ -107,11 +107,30 @@ def telemetry_for(
     """
     if not available():
         return None
+    if tracer_provider is None and meter_provider is None and not _configured():
+        return None
     key = (tracer_provider, meter_provider)
     telemetry = _cache.get(key)
     if telemetry is None:
         telemetry = _cache[key] = Telemetry(tracer_provider, meter_provider)
     return telemetry
+
+
+def _configured() -> bool:
+    """Whether an OpenTelemetry SDK (or another implementation) provides the global tracer
+    or meter. The API's own providers (its proxies and no-ops) record nothing, yet calling
+    them costs about a quarter more client CPU at a few thousand requests per second, so a
+    client made before anything is configured skips telemetry. Configure OpenTelemetry
+    first (as its documentation asks), or pass ``tracer_provider`` / ``meter_provider``.
+    """
+    from opentelemetry import metrics, trace
+
+    providers = (trace.get_tracer_provider(), metrics.get_meter_provider())
+    return any(
+        not type(p).__module__.startswith("opentelemetry.")
+        or type(p).__module__.startswith("opentelemetry.sdk")
+        for p in providers
+    )
 
 
 def url_template(path: str) -> str:

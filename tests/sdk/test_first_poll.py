@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -93,3 +94,51 @@ async def test_fixed_jobs_are_found_done_at_their_first_poll() -> None:
         polls = emu.stats()["status_polls"] - learning_polls
     assert learned is not None and seconds - interval / 2 < learned < seconds + interval / 2
     assert polls <= 1.5 * 6 * per_wave
+
+
+class _Running:
+    status = 5
+
+
+async def _next_due_after_a_missed_first_poll(
+    samples: Sequence[tuple[float | None, float]],
+) -> float:
+    """Seconds from the first poll of a new job (found running) to its next due time."""
+
+    async def fetch(media: str, job_id: int) -> object:
+        return _Running()
+
+    interval = 10.0
+    poller: PollScheduler[Any] = PollScheduler(fetch, PollPolicy(interval=interval, jitter=0.0))
+    for job_id, (low, high) in enumerate(samples):
+        watch = _Watch(("video", job_id), "modify", started=100.0)
+        watch.last_running = None if low is None else 100.0 + low
+        poller._learn(watch, 100.0 + high)
+    learned = poller.expected_duration("modify")
+    assert learned is not None
+    pushed: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+    push = poller._push
+
+    def watch_push(due: float, watch: _Watch) -> None:
+        push(due, watch)
+        if watch.polls == 1 and not pushed.done():
+            pushed.set_result(due - time.monotonic())
+
+    poller._push = watch_push  # type: ignore[method-assign]
+    future = poller.future("video", 999, "modify", submitted_at=time.monotonic() - learned)
+    try:
+        return await asyncio.wait_for(pushed, 5)
+    finally:
+        future.cancel()
+        await poller.aclose()
+
+
+async def test_steady_durations_follow_a_missed_first_poll_up_soon() -> None:
+    # the first poll lands at the learned end: finding the job running means it just missed
+    steady = [(4.5, 5.5)] * 8 + [(None, 5.0)] * 8 + [(4.9, 5.9)] * 8
+    assert await _next_due_after_a_missed_first_poll(steady) < 10.0 / 2
+
+
+async def test_spread_durations_poll_a_missed_first_poll_after_an_interval() -> None:
+    spread = [(1.0 * k, 1.0 * k + 1.0) for k in range(1, 11)] * 3
+    assert await _next_due_after_a_missed_first_poll(spread) > 10.0 / 2
