@@ -122,7 +122,8 @@ async def remix(folder: Path, media: Path) -> None:
             f"\n{summary.succeeded} succeeded ({summary.skipped} from the journal), "
             f"{summary.failed} failed in {time.monotonic() - started:.1f} s; "
             f"{emu.stats()['jobs_created']} jobs submitted, {summary.credits} credits; "
-            f"learned limit {limiter.limit if limiter else '-'}, 500044s {summary.throttled}"
+            f"learned limit {limiter.limit if limiter else '-'}, "
+            f"concurrency-limit refusals (500044) {summary.throttled}"
         )
         print(f"outputs in {folder / 'out'}")
 

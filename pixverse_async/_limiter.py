@@ -60,7 +60,7 @@ class LimiterStatistics:
         in_flight: slots held (submits in the air plus jobs generating).
         running: jobs accepted and not yet ended.
         waiting: submits waiting for a slot.
-        rejected_500044: 500044 answers seen.
+        rejected_500044: concurrency-limit refusals (ErrCode 500044) seen.
         max_running: the most jobs seen running at once.
     """
 
