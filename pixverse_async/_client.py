@@ -435,18 +435,18 @@ class AsyncPixVerse:
             self._poller.throttled(exc, sent=sent)
             raise
 
-    async def _fetch_status(self, media: str, job_id: int) -> VideoResult | ImageResult:
-        if media == "image":
-            return await self.image.result(job_id)
-        return await self.video.result(job_id)
+    async def _fetch_status(
+        self, media: str, job_id: int, *, retry_throttled: bool = True
+    ) -> VideoResult | ImageResult:
+        """One status request (``job.status()``); the resources' ``result`` without the id check."""
+        model = ImageResult if media == "image" else VideoResult
+        path = RESULT_PATHS["image" if media == "image" else "video"].format(job_id)
+        response = await self._request("GET", path, retry_throttled=retry_throttled)
+        return model.model_validate(response.data)
 
     async def _poll_status(self, media: str, job_id: int) -> VideoResult | ImageResult:
         """A scheduled poll: throttling answers are raised at once, for the poll budget."""
-        path = RESULT_PATHS["image" if media == "image" else "video"].format(job_id)
-        response = await self._request("GET", path, retry_throttled=False)
-        if media == "image":
-            return ImageResult.model_validate(response.data)
-        return VideoResult.model_validate(response.data)
+        return await self._fetch_status(media, job_id, retry_throttled=False)
 
     # -- jobs ------------------------------------------------------------------------------
 

@@ -332,9 +332,8 @@ class PollScheduler(Generic[S]):
         self._closed = False
         #: per job kind: (last seen running, first seen done), seconds after submit
         self._learned: dict[str, deque[tuple[float | None, float]]] = {}
-        self._added: dict[str, int] = {}  # per job kind: samples learned so far
-        #: per job kind: (samples learned when computed, the first-poll delay)
-        self._expected: dict[str, tuple[int, float]] = {}
+        #: per job kind: the first-poll delay computed since its last finished job
+        self._expected: dict[str, float] = {}
         #: per job kind: whether its durations are steady (the first poll lands at the end)
         self._steady: dict[str, bool] = {}
         self._budget = PollBudget(policy.max_rps, now=time.monotonic())
@@ -575,34 +574,33 @@ class PollScheduler(Generic[S]):
         # recomputed only when jobs finished since (thousands of jobs re-attached at once sort
         # the window once); not less often: a wave of jobs ending together must move the next
         # wave's first poll (measured: a sixteenth of the window stale cost 2-4 % efficiency)
-        added = self._added.get(kind, 0)
         cached = self._expected.get(kind)
-        if cached is not None and cached[0] == added:
-            return cached[1]
-        value = self._estimate(kind, samples)
-        self._expected[kind] = (added, value)
+        if cached is not None:
+            return cached
+        value, self._steady[kind] = self._estimate(samples)
+        self._expected[kind] = value
         return value
 
-    def _estimate(self, kind: str, samples: Collection[tuple[float | None, float]]) -> float:
+    def _estimate(self, samples: Collection[tuple[float | None, float]]) -> tuple[float, bool]:
+        """(first-poll delay, whether the durations are steady) from the learned brackets."""
         interval = self.policy.interval
         quantile = self.policy.first_poll_quantile
         highs = sorted(high for _, high in samples)
         lows = sorted(low for low, _ in samples if low is not None)
         done = highs[int(quantile * (len(highs) - 1))]
         step = interval * POLL_FIRST_PRECISION
-        self._steady[kind] = True
         if not lows:
             spread = highs[int((1 - quantile) * (len(highs) - 1))] - done
-            return max(0.0, done - max(step, spread))
+            return max(0.0, done - max(step, spread)), True
         running = lows[int((1 - quantile) * (len(lows) - 1))]
         if running < done + step:
-            return max(done, running) if done - running <= step else (running + done) / 2
-        self._steady[kind] = False
+            close = done - running <= step
+            return (max(done, running) if close else (running + done) / 2), True
         mids = sorted(
             high - min(interval, high) / 2 if low is None else (low + high) / 2
             for low, high in samples
         )
-        return mids[int(quantile * (len(mids) - 1))]
+        return mids[int(quantile * (len(mids) - 1))], False
 
     async def aclose(self) -> None:
         """Stop polling and wake every waiter with :class:`ClientClosedError`."""
@@ -824,7 +822,7 @@ class PollScheduler(Generic[S]):
         running = watch.last_running
         low = None if running is None else max(0.0, running - watch.started)
         samples.append((low, max(0.0, done_at - watch.started)))
-        self._added[watch.kind] = self._added.get(watch.kind, 0) + 1
+        self._expected.pop(watch.kind, None)  # recomputed at its next use
 
     def _keep(self, key: Key, snapshot: Any) -> None:
         self._final[key] = snapshot
