@@ -427,7 +427,9 @@ class AsyncPixVerse:
 
     async def _send_once(self, request: Request) -> Response:
         """One attempt; a throttling answer (HTTP 429 / 500069) also tells the poll budget
-        (the server's rate limit counts every request, submits included)."""
+        (the server's rate limit counts every request, submits included), and once the
+        server has pushed back every attempt (a retry too) waits for the budget's token."""
+        await self._poller.admit()
         sent = time.monotonic()
         try:
             return await self._attempt(request)

@@ -42,9 +42,11 @@ POLL_BUDGET_HEADROOM = 2.0
 #: seconds of budget a quiet spell may save up for a burst of due polls
 POLL_BUDGET_BURST = 1.0
 #: on HTTP 429 / ErrCode 500069 the learned cap drops to this share of the recent send rate
-POLL_BUDGET_BACKOFF = 0.5
-#: ... then grows back while it binds by this share of the refused rate per second (additive)
-POLL_BUDGET_GROWTH = 0.05
+#: (CUBIC's multiplicative decrease, RFC 9438)
+POLL_BUDGET_BACKOFF = 0.7
+#: ... then, while it binds, climbs back to the refused rate in this many seconds and probes
+#: above it (CUBIC's curve)
+POLL_BUDGET_RECOVERY = 3.0
 #: the lowest learned cap after HTTP 429, status requests per second
 POLL_BUDGET_MIN = 1.0
 #: seconds before a refused status request is sent again when its answer has no
@@ -65,6 +67,12 @@ POLL_FIRST_PRECISION = 0.05
 #: steady durations: a first poll that finds the job running is followed after this share
 #: of an interval (it most likely just missed the end), later ones after a whole interval
 POLL_FOLLOW_UP = 0.2
+#: before a job kind's durations are learned, with at least POLL_PROBE_MIN jobs watched: one
+#: job of the kind an interval is polled at the interval (the probe, taken in turn), the
+#: others every POLL_PROBE_SPREAD intervals; a job of the kind seen done pulls the polls of
+#: every job at least as old forward to now (jobs started together end together)
+POLL_PROBE_SPREAD = 4.0
+POLL_PROBE_MIN = 8
 #: webhook mode: seconds between fallback polls of a job a webhook should resolve, counted
 #: from its expected end (a delivery that is lost or late is still caught)
 POLL_WEBHOOK_FALLBACK = 60.0

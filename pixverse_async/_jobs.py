@@ -104,17 +104,26 @@ class Job(Generic[R]):
 
     # -- as_completed support ---------------------------------------------------------------
 
-    def _watch(self) -> asyncio.Future[Any]:
+    def _watch(self, *, future_known: bool = False) -> asyncio.Future[Any]:
         """A future of this job's end, for one caller: cancelling it ends only that interest.
+        (``future_known``: the job is known to have ended; a re-attached job gets no span.)
 
         (A future shared between callers would let one ``as_completed`` that stops early
         cancel it under another one, which would then wait forever.)
         """
         if self._future is not None:
             return self._future
+        reattached = self._trace is None and self.trace_id is None  # not submitted here
         future = self._scheduler.future(
-            self.media, self.id, self.kind, submitted_at=self.submitted_at, trace=self._trace
+            self.media,
+            self.id,
+            self.kind,
+            submitted_at=self.submitted_at,
+            trace=self._trace,
+            reattached=reattached and not future_known,
         )
+        if reattached:
+            self._trace = self._scheduler.trace_of(self.media, self.id)
         future.add_done_callback(self._seen)
         return future
 
@@ -134,7 +143,8 @@ class Job(Generic[R]):
         """Whether this handle has seen the job end, by any call (``wait``, ``as_completed``,
         ``wait_all``, the slot limiter's watch, a webhook)."""
         if self._future is None and self._scheduler.final(self.media, self.id) is not None:
-            self._seen(self._watch())  # a delivery came while nobody waited: settled at once
+            # a delivery came while nobody waited: settled at once
+            self._seen(self._watch(future_known=True))
         return self._future is not None
 
     def result(self) -> R:

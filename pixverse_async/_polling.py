@@ -49,14 +49,16 @@ from ._constants import (
     POLL_BUDGET_BACKOFF,
     POLL_BUDGET_BURST,
     POLL_BUDGET_FLOOR,
-    POLL_BUDGET_GROWTH,
     POLL_BUDGET_HEADROOM,
     POLL_BUDGET_MIN,
+    POLL_BUDGET_RECOVERY,
     POLL_FINAL_RESULTS,
     POLL_FIRST_PRECISION,
     POLL_FOLLOW_UP,
     POLL_LEARN_SAMPLES,
     POLL_MIN_SAMPLES,
+    POLL_PROBE_MIN,
+    POLL_PROBE_SPREAD,
     POLL_RATE_WINDOW,
     POLL_THROTTLE_PAUSE,
     POLL_WEBHOOK_END_QUANTILE,
@@ -126,12 +128,14 @@ class PollBudget:
         #: the learned cap, status requests per second (None: the server never pushed back)
         self.cap: float | None = None
         self.throttled_answers = 0
-        self._refused = 0.0  # the rate the server last refused, per second
-        self._decreased = -float("inf")  # when the cap last dropped
+        self._refused = 0.0  # the rate the server last refused, per second (CUBIC's W_max)
+        self._event_end = -float("inf")  # requests sent before this: the last congestion event
+        self._climb = 0.0  # seconds the cap has bound since the last drop
         self._grown = now
         self._bound = False  # a request waited for a token since the cap last grew
         self._tokens = float("inf")  # starts full (clamped to the bucket's size)
         self._time = now
+        self._born = now
         self._sent: deque[float] = deque()
 
     def rate(self, demand: float) -> float:
@@ -172,9 +176,11 @@ class PollBudget:
         return 0.0
 
     def recent_rate(self, now: float) -> float:
-        """Requests sent per second over the last ``POLL_RATE_WINDOW`` seconds."""
+        """Requests sent per second over the last ``POLL_RATE_WINDOW`` seconds (or since the
+        budget was made, if that is shorter: a burst at start is not diluted)."""
         self._forget(now)
-        return len(self._sent) / POLL_RATE_WINDOW
+        span = min(POLL_RATE_WINDOW, max(now - self._born, POLL_RATE_WINDOW / 10))
+        return len(self._sent) / span
 
     def _forget(self, now: float) -> None:
         """Drop the send times older than the rate window."""
@@ -183,14 +189,20 @@ class PollBudget:
             sent.popleft()
 
     def answered(self, now: float, demand: float) -> None:
-        """A status request was answered: a learned cap that binds grows (additive increase)."""
+        """A status request was answered: a learned cap that binds grows back (see the class)."""
         if self.cap is None:
             return
         if self._bound and now > self._grown:
-            step = POLL_BUDGET_GROWTH * max(self._refused, POLL_BUDGET_FLOOR)
-            grown = self.cap + step * (now - self._grown)
+            self._climb += now - self._grown
+            # CUBIC's curve, in seconds of binding since the drop: concave back up to the
+            # refused rate in POLL_BUDGET_RECOVERY seconds, then convex probing above it
+            k = POLL_BUDGET_RECOVERY
+            grown = self._refused * (
+                1.0 + (1.0 - POLL_BUDGET_BACKOFF) * ((self._climb - k) / k) ** 3
+            )
             # never past what the work needs: a cap nobody uses must not grow without bound
-            self.cap = min(grown, max(self.cap, POLL_BUDGET_HEADROOM * demand, POLL_BUDGET_FLOOR))
+            need = max(self.cap, POLL_BUDGET_HEADROOM * demand, POLL_BUDGET_FLOOR)
+            self.cap = min(max(self.cap, grown), need)
         self._grown = now
         self._bound = False
 
@@ -200,18 +212,21 @@ class PollBudget:
         """The server refused a request sent at ``sent`` (HTTP 429 / ErrCode 500069).
 
         The bucket empties, and the cap drops to ``POLL_BUDGET_BACKOFF`` of the recent send
-        rate, not below ``floor``, unless the request was sent before the last drop (the same
-        congestion event). (The refused request's own ``Retry-After`` is the scheduler's.)
+        rate, not below ``floor``, unless the request belongs to the last congestion event:
+        sent before that drop's answer came, or within one round trip after it (the server's
+        bucket had not refilled yet). (The refused request's own ``Retry-After`` is the
+        scheduler's.)
         """
         self.throttled_answers += 1
         self._tokens = 0.0
         self._time = now
-        if sent < self._decreased:
+        if sent < self._event_end:
             return
         refused = min(self.rate(demand), max(self.recent_rate(now), POLL_BUDGET_MIN))
         self._refused = refused
         self.cap = max(floor, POLL_BUDGET_BACKOFF * refused)
-        self._decreased = now
+        self._event_end = now + max(0.0, now - sent)
+        self._climb = 0.0
         self._grown = now
         self._bound = False
 
@@ -220,10 +235,12 @@ class _Watch:
     __slots__ = (
         "done",
         "error",
+        "flying",
         "key",
         "kind",
         "last_running",
         "polls",
+        "seq",
         "slot",
         "snapshot",
         "started",
@@ -240,6 +257,8 @@ class _Watch:
         self.last_running: float | None = None  # when the last poll that saw it running was sent
         self.slot = False  # it holds a generation slot: its polls go first under a tight budget
         self.polls = 0
+        self.seq = 0  # the heap entry in force (older entries of this job are stale)
+        self.flying = False  # a status request for it is in the air
         self.snapshot: Any = None
         self.waiters: set[asyncio.Future[Any]] = set()
         self.done = False
@@ -336,6 +355,8 @@ class PollScheduler(Generic[S]):
         self._expected: dict[str, float] = {}
         #: per job kind: whether its durations are steady (the first poll lands at the end)
         self._steady: dict[str, bool] = {}
+        #: per job kind not learned yet: when its last probe poll was scheduled
+        self._probed: dict[str, float] = {}
         self._budget = PollBudget(policy.max_rps, now=time.monotonic())
         #: due polls waiting to be sent: (0 if the job holds a slot else 1, due, seq, watch)
         self._ready: list[tuple[int, float, int, _Watch]] = []
@@ -358,16 +379,21 @@ class PollScheduler(Generic[S]):
         *,
         submitted_at: float | None = None,
         trace: JobTrace | None = None,
+        reattached: bool = False,
     ) -> asyncio.Future[Any]:
         """A future resolved when the job ends: its final snapshot (status 1) or a JobError.
 
         Cancelling the future ends only this interest in the job. ``trace`` (the job's span)
-        is ended when the job ends.
+        is ended when the job ends. ``reattached``: a job this client did not submit (no
+        ``trace``); with telemetry on, a span of its own starts now (see :meth:`trace_of`).
         """
         if self._closed:
             raise ClientClosedError("the client is closed; create a new AsyncPixVerse")
         watch = self._watch(media, job_id, kind, submitted_at)
-        if trace is not None and watch.trace is None:
+        if trace is None and reattached and self._telemetry is not None and not watch.done:
+            if watch.trace is None:
+                watch.trace = self._telemetry.reattach_job(kind, job_id)
+        elif trace is not None and watch.trace is None:
             watch.trace = trace
             if watch.done:  # delivered before anybody waited
                 trace.finished(watch.snapshot, by="webhook")
@@ -509,6 +535,11 @@ class PollScheduler(Generic[S]):
         if watch is not None:
             watch.slot = True
 
+    def trace_of(self, media: str, job_id: int) -> JobTrace | None:
+        """The span of a watched job (``None``: not watched, or no telemetry)."""
+        watch = self._watches.get((media, job_id))
+        return watch.trace if watch is not None else None
+
     def final(self, media: str, job_id: int) -> Any:
         """A kept final snapshot of the job (a webhook delivery, or a webhook-mode job's end)."""
         return self._final.get((media, job_id))
@@ -646,6 +677,7 @@ class PollScheduler(Generic[S]):
 
     def _push(self, due: float, watch: _Watch) -> None:
         self._seq += 1
+        watch.seq = self._seq
         heapq.heappush(self._heap, (due, self._seq, watch))
         if self._heap[0][2] is watch:
             self._wake.set()
@@ -702,6 +734,7 @@ class PollScheduler(Generic[S]):
                 _, due, _, _ = heapq.heappop(self._ready)
                 self._sent_late(now, due)
                 self._in_flight += 1
+                watch.flying = True
                 tg.start_soon(self._poll, watch, pool)
 
     def _demand(self) -> float:
@@ -712,14 +745,14 @@ class PollScheduler(Generic[S]):
         """Move the jobs due by ``now`` from the timer heap to the ready queue."""
         while self._heap and self._heap[0][0] <= now:
             due, seq, watch = heapq.heappop(self._heap)
-            if not watch.done:
+            if not watch.done and seq == watch.seq:
                 heapq.heappush(self._ready, (0 if watch.slot else 1, due, seq, watch))
 
     def _next_ready(self) -> _Watch | None:
         """The ready job to poll next (slot holders first), dropping ended or abandoned ones."""
         while self._ready:
-            watch = self._ready[0][3]
-            if watch.done:
+            _, _, seq, watch = self._ready[0]
+            if watch.done or seq != watch.seq:  # ended, or pulled forward (a newer entry)
                 heapq.heappop(self._ready)
             elif not watch.waiters:
                 heapq.heappop(self._ready)
@@ -792,6 +825,7 @@ class PollScheduler(Generic[S]):
             return
         finally:
             self._in_flight -= 1
+            watch.flying = False
             pool.release()
         now = time.monotonic()
         watch.polls += 1
@@ -811,18 +845,59 @@ class PollScheduler(Generic[S]):
                 # steady durations: a first poll placed at the learned end that finds the job
                 # running has most likely just missed it; look again soon, not an interval on
                 every *= POLL_FOLLOW_UP
+            elif not watch.webhook and self._spread(watch, now):
+                every *= POLL_PROBE_SPREAD
             delay = every * random.uniform(1 - jitter, 1 + jitter)
             # counted from when this poll was sent: the period is the interval, not interval
             # plus the round trip
             self._push(max(now, sent + delay), watch)
 
+    def _spread(self, watch: _Watch, now: float) -> bool:
+        """Whether this job's next poll waits ``POLL_PROBE_SPREAD`` intervals: its kind's
+        durations are not learned yet, many jobs are watched, and another job of the kind
+        took the probe's turn this interval. (Before learning, every job polled at the
+        interval is a burst of requests that cannot find much: a wave of jobs started
+        together ends together, and the probe that sees one end pulls the rest forward.)"""
+        kind = watch.kind
+        if (
+            len(self._watches) < POLL_PROBE_MIN
+            or self.policy.first_poll is not None
+            or self.expected_duration(kind) is not None
+        ):
+            return False
+        turn = self.policy.interval * (1 - self.policy.jitter)
+        if now - self._probed.get(kind, -float("inf")) >= turn:
+            self._probed[kind] = now  # this job probes for its kind this interval
+            return False
+        return True
+
     def _learn(self, watch: _Watch, done_at: float) -> None:
         """Record the bracket of a job just seen done by the poll sent at ``done_at``."""
-        samples = self._learned.setdefault(watch.kind, deque(maxlen=POLL_LEARN_SAMPLES))
+        kind = watch.kind
+        samples = self._learned.setdefault(kind, deque(maxlen=POLL_LEARN_SAMPLES))
         running = watch.last_running
         low = None if running is None else max(0.0, running - watch.started)
         samples.append((low, max(0.0, done_at - watch.started)))
-        self._expected.pop(watch.kind, None)  # recomputed at its next use
+        self._expected.pop(kind, None)  # recomputed at its next use
+        if kind in self._probed and len(samples) <= POLL_MIN_SAMPLES:
+            # not learned before this one: every job of the kind at least as old as this one
+            # was when last seen running is polled now (a few scans per kind, ever)
+            age = (
+                low if low is not None else max(0.0, done_at - watch.started - self.policy.interval)
+            )
+            now = time.monotonic()
+            for other in list(self._watches.values()):
+                if (
+                    other.kind == kind
+                    and other is not watch
+                    and not other.done
+                    and not other.flying
+                    and not other.webhook
+                    and now - other.started >= age
+                ):
+                    self._push(now, other)
+            if len(samples) >= POLL_MIN_SAMPLES:
+                del self._probed[kind]
 
     def _keep(self, key: Key, snapshot: Any) -> None:
         self._final[key] = snapshot

@@ -117,25 +117,47 @@ def with_retries(
             details["tries"],
         )
 
-    async def attempt(request: Request, failed: list[PixVerseError]) -> Response:
-        if failed:  # the first attempt, already made outside backoff: replay its failure
-            raise failed.pop()
-        return await send(request)
+    throttling = (RateLimitError, ServerBusyError)
 
-    again: Callable[[Request, list[PixVerseError]], Awaitable[Response]] = backoff.on_exception(
-        _waits,
-        RETRYABLE,
-        max_tries=policy.max_retries + 1,
-        max_time=policy.max_elapsed,
-        giveup=give_up,
-        jitter=None,
-        on_backoff=log_backoff,
-        on_success=log_outcome,
-        on_giveup=log_outcome,
-        raise_on_giveup=True,
-        logger=None,
-        policy=policy,
-    )(attempt)
+    async def attempt(request: Request, failed: list[PixVerseError], tries: list[int]) -> Response:
+        if failed:  # the first attempt, already made outside backoff: replay its failure
+            exc = failed.pop()
+        else:
+            try:
+                return await send(request)
+            except RETRYABLE as caught:
+                exc = caught
+        if not isinstance(exc, throttling):
+            tries[0] += 1
+        raise exc
+
+    def retry(request: Request, first: PixVerseError) -> Awaitable[Response]:
+        # Throttling answers (HTTP 429, ErrCode 500069) say "not now", not "failed": the
+        # server did nothing, so they do not use up max_retries (only max_elapsed bounds
+        # them; max_retries=0 still turns every retry off). A batch on a rate-limited
+        # account waits its turn instead of failing items.
+        tries = [0]
+
+        def gives_up(exc: Exception) -> bool:
+            return give_up(exc) or tries[0] > policy.max_retries
+
+        again: Callable[[Request, list[PixVerseError], list[int]], Awaitable[Response]] = (
+            backoff.on_exception(
+                _waits,
+                RETRYABLE,
+                max_tries=None if policy.max_retries else 1,
+                max_time=policy.max_elapsed,
+                giveup=gives_up,
+                jitter=None,
+                on_backoff=log_backoff,
+                on_success=log_outcome,
+                on_giveup=log_outcome,
+                raise_on_giveup=True,
+                logger=None,
+                policy=policy,
+            )(attempt)
+        )
+        return again(request, [first], tries)
 
     async def send_with_retries(request: Request) -> Response:
         # The first attempt runs outside backoff, whose bookkeeping would be most of the
@@ -144,7 +166,7 @@ def with_retries(
         try:
             response = await send(request)
         except RETRYABLE as exc:
-            return await again(request, [exc])
+            return await retry(request, exc)
         if logger.isEnabledFor(logging.DEBUG):
             log_outcome({"args": (request,), "tries": 1})
         return response

@@ -177,7 +177,6 @@ class Submitter:
             try:
                 if on_send is not None:
                     await on_send(attempt_trace)
-                await self._scheduler.admit()  # the server's rate limit counts submits too
                 response = await self._send(
                     "POST", endpoint.path, json=body, trace_id=attempt_trace
                 )

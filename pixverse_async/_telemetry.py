@@ -15,7 +15,9 @@ Spans (tracer ``pixverse_async``)::
         pixverse.slot.wait                waiting for a generation slot (one per acquire)
         POST {the endpoint.path}          one per HTTP attempt (CLIENT); 500044, 502, retries
         GET /video/result/{video_id}      the job's status polls
-    GET /video/result/{video_id}          polls of jobs re-attached by id (their own traces)
+      pixverse.job                        a job re-attached by id (``client.video_job``, a
+                                          resumed batch): from the first wait to its end
+        GET /video/result/{video_id}      its polls
 
 - HTTP spans follow the HTTP client conventions: ``http.request.method``, ``server.address``,
   ``server.port``, ``url.template`` (below the API base, ids replaced by ``{video_id}`` /
@@ -28,13 +30,18 @@ Spans (tracer ``pixverse_async``)::
   (the last status seen), ``pixverse.job.outcome`` (``succeeded``, ``failed``, ``moderated``,
   ``deleted``, ``timeout``, ``error``), ``pixverse.job.polls``, ``pixverse.job.resolved_by``
   (``poll`` or ``webhook``). A wait's timeout ends it (the job keeps running server-side).
+  A job re-attached by id gets its span at the first wait, with ``pixverse.job.reattached``
+  true and no duration metric (its submit time is unknown here).
 - Batches always get a span (with or without a current span): their job spans hang on it.
 
 Metrics (meter ``pixverse_async``):
 
 - ``pixverse.slots.limit`` / ``pixverse.slots.in_use`` / ``pixverse.slots.waiting``
   (observable gauges, ``{slot}`` / ``{slot}`` / ``{submit}``): the generation-slot limiters of
-  the live clients reporting to the meter, summed (:meth:`Limiter.statistics`).
+  the live clients reporting to the meter, summed (:meth:`Limiter.statistics`). Limiters
+  shared through Redis (``redis_url``) report this process's slots and waiting submits, so
+  the processes' gauges add up to the fleet's, and the account's limit once per process (a
+  dashboard takes its maximum over processes, not the sum).
 - ``pixverse.submits`` (counter, ``{submit}``): submit POSTs by ``pixverse.job.kind`` and
   ``pixverse.submit.outcome`` (``accepted``, ``500044``, ``error``).
 - ``pixverse.status_polls`` (counter, ``{request}``): scheduled status requests, by kind.
@@ -209,16 +216,26 @@ class Telemetry:
         from opentelemetry.metrics import Observation
 
         def observe(options: CallbackOptions) -> Iterable[Observation]:
-            total, seen = 0, False
+            total, shared_limit, seen = 0, 0, False
             for owner in list(self._limiters.values()):
                 limiter: Limiter | None = owner.limiter
                 if limiter is None:
                     continue
-                value = getattr(limiter.statistics(), field)
-                if value is not None:
+                stats = limiter.statistics()
+                if stats.shared and field != "limit":
+                    # through Redis: this process's share, so a sum over the fleet's
+                    # processes is the fleet's figure (its own is fleet-wide already)
+                    value = getattr(stats, "local_" + field)
+                else:
+                    value = getattr(stats, field)
+                if value is None:
+                    continue
+                seen = True
+                if stats.shared and field == "limit":
+                    shared_limit = max(shared_limit, value)  # one account, one limit
+                else:
                     total += value
-                    seen = True
-            return [Observation(total)] if seen else []
+            return [Observation(total + shared_limit)] if seen else []
 
         return observe
 
@@ -295,6 +312,11 @@ class Telemetry:
         """A job span, child of the current span, started now (before the slot wait)."""
         return JobTrace(self, kind)
 
+    def reattach_job(self, kind: str, job_id: int) -> JobTrace:
+        """The span of a job this client did not submit (re-attached by id), from the first
+        wait to its end, child of the waiter's current span (``pixverse.job.reattached``)."""
+        return JobTrace(self, kind, job_id=job_id)
+
     @contextmanager
     def poll(self, trace: JobTrace | None, kind: str) -> Iterator[None]:
         """Around one scheduled status request: counted, and its span under the job's span.
@@ -329,11 +351,14 @@ class Telemetry:
 class JobTrace:
     """The span and metrics of one submitted job (created by the submitter)."""
 
-    def __init__(self, telemetry: Telemetry, kind: str) -> None:
+    def __init__(self, telemetry: Telemetry, kind: str, *, job_id: int | None = None) -> None:
         self._telemetry = telemetry
         self.kind = kind
         self._attributes = {"pixverse.job.kind": kind}
-        self.span: Span = telemetry.tracer.start_span("pixverse.job", attributes=self._attributes)
+        start: dict[str, Any] = dict(self._attributes)
+        if job_id is not None:  # re-attached: no submit here, no duration measured
+            start.update({"pixverse.job.id": job_id, "pixverse.job.reattached": True})
+        self.span: Span = telemetry.tracer.start_span("pixverse.job", attributes=start)
         self.polls = 0
         self._submitted: float | None = None
         self._ended = False

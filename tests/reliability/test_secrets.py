@@ -452,12 +452,20 @@ async def test_a_whole_batch_at_debug_never_shows_the_key(
             with pytest.raises(BatchValidationError) as invalid:
                 await client.run_batch(batch_items(), base_dir=tmp_path)
             errors.append(invalid.value)
-            # then a burst over a tight rate cap: HTTP 429, retried after Retry-After, some
-            # given up (RateLimitError)
+            # then a burst over a tight rate cap: HTTP 429, retried after Retry-After (429s
+            # do not use up the retries: these wait their turn), and the same burst from a
+            # client that does not retry, which gives up (RateLimitError)
             emu.set_faults(FaultPlan(rate_limit_rps=5, retry_after=0.01))
             burst = await asyncio.gather(
                 *(client.account.balance() for _ in range(20)), return_exceptions=True
             )
+            strict = AsyncPixVerse(
+                KEY, base_url=emu.base_url, poll=POLL, retry=RetryPolicy(max_retries=0)
+            )
+            async with strict:
+                burst += await asyncio.gather(
+                    *(strict.account.balance() for _ in range(20)), return_exceptions=True
+                )
             errors += [b for b in burst if isinstance(b, BaseException)]
             emu.set_faults(FaultPlan())
             looks = [

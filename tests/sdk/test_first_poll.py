@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from pixverse_async import AsyncPixVerse, PollPolicy
+from pixverse_async import _polling as polling
 from pixverse_async._constants import POLL_FIRST_PRECISION
 from pixverse_async._polling import PollScheduler, _Watch
 from pixverse_async.emulator import AccountConfig, Emulator, EmulatorConfig, Fixed
@@ -142,3 +143,39 @@ async def test_steady_durations_follow_a_missed_first_poll_up_soon() -> None:
 async def test_spread_durations_poll_a_missed_first_poll_after_an_interval() -> None:
     spread = [(1.0 * k, 1.0 * k + 1.0) for k in range(1, 11)] * 3
     assert await _next_due_after_a_missed_first_poll(spread) > 10.0 / 2
+
+
+# -- before anything is learned: one probe an interval, the wave pulled forward ----------------
+
+
+async def first_wave(monkeypatch: pytest.MonkeyPatch, *, spread: bool) -> tuple[int, int]:
+    """16 jobs of 0.4 s of a kind nothing is known of yet, polled every 0.02 s: (status
+    requests, jobs)."""
+    if not spread:
+        monkeypatch.setattr(polling, "POLL_PROBE_MIN", 10**6)
+    config = EmulatorConfig(
+        accounts=(AccountConfig(api_key=KEY, concurrency=100, credit_package=10**6),),
+        job_duration=Fixed(0.4),
+        seed=4,
+    )
+    poll = PollPolicy(interval=0.02, jitter=0.1, max_rps=None)
+    async with (
+        Emulator(config) as emu,
+        AsyncPixVerse(KEY, base_url=emu.base_url, poll=poll, max_concurrency=None) as client,
+    ):
+        jobs = [await client.video.text_to_video(prompt=f"wave {i}", **T2V) for i in range(16)]
+        results = await asyncio.gather(*(job.wait(timeout=30) for job in jobs))
+        assert all(r.status == 1 for r in results)
+        polls = emu.stats()["status_polls"]
+    return polls, len(jobs)
+
+
+async def test_a_wave_of_unknown_jobs_is_probed_not_polled_in_full(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spread_polls, jobs = await first_wave(monkeypatch, spread=True)
+    full_polls, _ = await first_wave(monkeypatch, spread=False)
+    # every job polled each interval for its 0.4 s is some 20 polls a job; with one probe an
+    # interval and the rest every fourth interval, well under half of that
+    assert full_polls > 15 * jobs
+    assert spread_polls < full_polls / 2, (spread_polls, full_polls)

@@ -14,9 +14,9 @@ from pixverse_async import _polling as polling
 from pixverse_async._constants import (
     POLL_BUDGET_BACKOFF,
     POLL_BUDGET_FLOOR,
-    POLL_BUDGET_GROWTH,
     POLL_BUDGET_HEADROOM,
     POLL_BUDGET_MIN,
+    POLL_BUDGET_RECOVERY,
 )
 from pixverse_async._polling import PollBudget, PollScheduler
 from pixverse_async.emulator import (
@@ -59,7 +59,7 @@ def test_the_budget_follows_the_work() -> None:
     assert capped.rate(0.0) == POLL_BUDGET_FLOOR
 
 
-def test_a_429_halves_the_recent_rate_and_empties_the_bucket() -> None:
+def test_a_429_cuts_the_recent_rate_and_empties_the_bucket() -> None:
     budget = PollBudget(None, now=0.0)
     now = sent(budget, 0.0, 400, rate=400.0)  # one second at 400/s
     budget.throttled(now, sent=now - 0.01, demand=1_000.0)
@@ -85,21 +85,36 @@ def test_answers_to_requests_sent_before_the_drop_do_not_drop_it_again() -> None
     assert budget.cap is not None and cap is not None and budget.cap < cap
 
 
-def test_a_binding_cap_grows_back_additively_and_an_idle_one_does_not() -> None:
+def test_a_binding_cap_climbs_back_to_the_refused_rate_then_probes_and_an_idle_one_does_not() -> (
+    None
+):
     budget = PollBudget(None, now=0.0)
     now = sent(budget, 0.0, 400, rate=400.0)
     budget.throttled(now, sent=now, demand=1_000.0)
-    assert budget.cap is not None
-    start = budget.cap
-    # the cap binds (a request waits for a token) and answers keep coming for 4 s
-    for step in range(1, 41):
-        t = now + 0.1 * step
-        drain(budget, t)  # a request waits for a token: the cap binds
-        budget.answered(t, demand=1_000.0)
+    assert budget.cap == pytest.approx(POLL_BUDGET_BACKOFF * 400.0, rel=0.01)
+    caps = []
+
+    def bind(start: float, seconds: float) -> None:
+        # the cap binds (a request waits for a token) and answers keep coming
+        for step in range(1, round(seconds * 100) + 1):
+            t = start + 0.01 * step
+            drain(budget, t)
+            budget.answered(t, demand=1_000.0)
+            caps.append(budget.cap)
+
+    bind(now, POLL_BUDGET_RECOVERY)
+    # concave: most of the way back early, at the refused rate after the recovery time
+    assert (
+        caps[len(caps) // 4] > POLL_BUDGET_BACKOFF * 400.0 + 0.5 * (1 - POLL_BUDGET_BACKOFF) * 400.0
+    )
+    assert budget.cap == pytest.approx(400.0, rel=0.02)
+    bind(now + POLL_BUDGET_RECOVERY, POLL_BUDGET_RECOVERY)
+    # then convex probing above it
+    assert budget.cap == pytest.approx(400.0 * (2 - POLL_BUDGET_BACKOFF), rel=0.02)
+    assert caps == sorted(caps)
     grown = budget.cap
-    assert grown == pytest.approx(start + POLL_BUDGET_GROWTH * 400.0 * 4.0, rel=0.05)
     # answers while nothing waits for a token leave the cap alone
-    later = now + 4.0
+    later = now + 2 * POLL_BUDGET_RECOVERY
     for step in range(1, 41):
         budget.answered(later + 0.1 * step, demand=1_000.0)
     assert budget.cap == grown
@@ -119,7 +134,7 @@ def test_busy_answers_slow_polls_down_to_the_floor_only() -> None:
     # 500069 says the server is loaded, not that this client is over a rate: back off, but
     # keep the floor (a 429 may go lower)
     budget = PollBudget(None, now=0.0)
-    now = sent(budget, 0.0, 30, rate=30.0)
+    now = sent(budget, 0.0, 20, rate=20.0)
     budget.throttled(now, sent=now, demand=1_000.0, floor=POLL_BUDGET_FLOOR)
     assert budget.cap == POLL_BUDGET_FLOOR
     limited = PollBudget(None, now=0.0)
