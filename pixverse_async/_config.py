@@ -58,7 +58,9 @@ class RetryPolicy:
     """How transient failures are retried (see ``_retry`` for what is transient).
 
     Args:
-        max_retries: retries after the first attempt (0 disables retrying).
+        max_retries: retries after the first attempt (0 disables retrying). Throttling
+            answers (HTTP 429, ErrCode 500069) do not count: the server did nothing, so
+            they are retried (after ``Retry-After``) until ``max_elapsed``.
         initial_backoff: first backoff ceiling in seconds; doubles each retry (full jitter).
         max_backoff: cap of one backoff, seconds.
         max_elapsed: stop retrying once this many seconds have passed since the first attempt.

@@ -8,9 +8,14 @@ many jobs, the API sees at most one status request per job per interval.
 - The budget follows the work: it allows twice what the schedule asks for (jobs watched /
   interval; at least ``POLL_BUDGET_FLOOR`` per second), so it binds only on bursts, on the
   server's word or on the caller's ceiling (``PollPolicy.max_rps``). An HTTP 429 or ErrCode
-  500069 answer halves a learned cap, which then grows back additively while it binds (AIMD,
-  as TCP does with its window), and the refused job is polled again after the answer's
-  ``Retry-After`` (else after one interval, at most ``POLL_THROTTLE_PAUSE``).
+  500069 answer cuts a learned cap to 0.7 of the rate that was refused, which then climbs
+  back while it binds (CUBIC, as TCP does with its window), and the refused job is polled
+  again after the answer's ``Retry-After`` (else after one interval, at most
+  ``POLL_THROTTLE_PAUSE``).
+- Before a job kind's durations are learned, a wave of its jobs is probed, not polled in
+  full: one job an interval at the interval, the others every ``POLL_PROBE_SPREAD``
+  intervals, and a probe that sees a job end polls every job as old at once (see
+  :meth:`PollScheduler._spread`). A first wave no longer bursts its requests.
 - When the budget binds, the polls that can free generation slots go first: jobs holding a
   slot, due (past their expected end), before jobs re-attached in bulk or waited on without a
   slot, each class in due order.
@@ -111,14 +116,16 @@ class PollBudget:
     - ``max_rps``: the caller's hard ceiling (``PollPolicy.max_rps``), if any.
     - ``server``: a cap learned from the server. None until an HTTP 429 / ErrCode 500069
       answer; then ``POLL_BUDGET_BACKOFF`` times the rate sent over the last
-      ``POLL_RATE_WINDOW`` (once per congestion event: answers to requests sent before the
-      decrease do not decrease it again), and the bucket empties. While the cap binds, it
-      grows back by ``POLL_BUDGET_GROWTH`` of the refused rate (at least of
-      ``POLL_BUDGET_FLOOR``) per second: additive increase, multiplicative decrease, which
-      converges to a fair share below the server's limit with few refusals (one congestion
-      event per climb). A 500069 (load, not rate) never takes the cap below
-      ``POLL_BUDGET_FLOOR``. Once the cap exists, submits take their tokens from the same
-      bucket (the server counts every request): see :meth:`PollScheduler.admit`.
+      ``POLL_RATE_WINDOW`` (once per congestion event: refusals of requests sent before the
+      decrease's answer came, or within one round trip after it, do not decrease it again),
+      and the bucket empties. While the cap binds, it follows CUBIC's curve (RFC 9438) in
+      seconds of binding: concave back up to the refused rate in ``POLL_BUDGET_RECOVERY``
+      seconds, flat near it, then convex probing above it. Most of the time is spent just
+      under the server's limit, with few refusals (measured in ``bench_budget.py``; a
+      faster recovery drew twice the 429s against a tight limit). A 500069 (load, not
+      rate) never takes the cap below ``POLL_BUDGET_FLOOR``. Once the cap exists, every
+      other request attempt (submits, retries) takes its token from the same bucket (the
+      server counts every request): see :meth:`PollScheduler.admit`.
 
     Time is passed in (seconds, any monotonic clock), so the policy is tested without sleeps.
     """

@@ -5,6 +5,8 @@ Retried (with exponential backoff and full jitter, bounded by attempts and elaps
 connection errors and timeouts, HTTP 429 (after ``Retry-After`` when given), HTTP 5xx and
 non-JSON answers, ErrCodes 500069 / 500100 / 99999 (reference 10.2). 500041 (the server could
 not fetch an ``image_url``) is a server error but not in that list: it is not retried.
+Throttling answers (429, 500069) do not count toward ``max_retries``: only ``max_elapsed``
+bounds them (``max_retries=0`` still turns every retry off).
 
 Never retried: validation and authentication errors, every other ErrCode, and 500044
 (:class:`ConcurrencyLimitError`), which goes back to the generation-slot limiter instead.
