@@ -645,47 +645,68 @@ def section_budget(bd: dict[str, Any]) -> list[str]:
         ]
     )
     lines += table(["case", "contender", "efficiency", "/ SDK", "polls/job", "500044"], out)
-    off, on = rows_of(bd["limited_off"])["a"], rows_of(bd["limited_on"])
+    off = rows_of(bd["limited_off"])["a"]
     case = bd["limited_on"]
     lines += [
         "",
         f"Rate-limited: {case['jobs']} jobs, limit {case['limit']}, {case['duration_s']:g} s; "
-        f"the emulator answers HTTP 429 above {bd['rate_limit_rps']:g} requests/s (1.1x what "
-        "the same batch averaged without a limit, measured first in this run), with "
+        "the emulator answers HTTP 429 above 1.1x, then 0.9x, the request rate the same batch "
+        "averaged without a limit (measured first in this run; its token bucket holds one "
+        "second of requests, so 1.1x binds on bursts only and 0.9x throughout), with "
         f"`Retry-After: {bd.get('retry_after_s', 0):g}` (1 s at the real 4 s interval, scaled "
-        "like every time here); the last row has the emulator's unscaled whole seconds.",
+        "like every time here). The SDK rows are the median of three runs (all in the "
+        "efficiency range column); the naive row and the last row (the emulator's unscaled "
+        "whole-second `Retry-After`) are one run each at 0.9x.",
         "",
     ]
+
+    def runs(name: str) -> str:
+        effs = sorted(r["efficiency"] if isinstance(r, dict) else r for r in bd.get(name, []))
+        return f"{effs[0]:.3f}-{effs[-1]:.3f}" if effs else "-"
+
     limited_rows = [
-        ["SDK, no rate limit", f"{off['efficiency']:.3f}", "-", off["status_polls"], 0, "-"],
+        [
+            "SDK, no rate limit",
+            f"{off['efficiency']:.3f}",
+            runs("limited_off_runs"),
+            "-",
+            off["status_polls"],
+            0,
+            "-",
+        ],
     ]
-    for key in ("a", "c"):
-        r = on[key]
+    for name, margin in (("limited_on", "1.1x"), ("limited_tight", "0.9x")):
+        r = rows_of(bd[name])["a"]
         limited_rows.append(
             [
-                f"{r['label']}, rate-limited",
-                f"{r['efficiency']:.3f}",
-                f"{r['efficiency'] / off['efficiency']:.3f}" if key == "a" else "-",
-                r["status_polls"],
-                r["http_429"],
-                f"{r['share_429_of_polls']:.2%}",
-            ]
-        )
-    whole = bd.get("limited_whole")
-    if whole:
-        r = rows_of(whole)["a"]
-        limited_rows.append(
-            [
-                "SDK, rate-limited, Retry-After in whole seconds",
-                f"{r['efficiency']:.3f}",
+                f"SDK, limit {margin} ({bd[name + '_rps']} requests/s)",
+                f"**{r['efficiency']:.3f}**",
+                runs(name + "_runs"),
                 f"{r['efficiency'] / off['efficiency']:.3f}",
                 r["status_polls"],
                 r["http_429"],
                 f"{r['share_429_of_polls']:.2%}",
             ]
         )
+    extra = [("limited_naive", "c", "naive gather + Semaphore(L), limit 0.9x")]
+    extra.append(("limited_whole", "a", "SDK, limit 0.9x, Retry-After in whole seconds"))
+    for name, key, label in extra:
+        if name not in bd:
+            continue
+        r = rows_of(bd[name])[key]
+        limited_rows.append(
+            [
+                label,
+                f"{r['efficiency']:.3f}",
+                "-",
+                f"{r['efficiency'] / off['efficiency']:.3f}" if key == "a" else "-",
+                r["status_polls"],
+                r["http_429"],
+                f"{r['share_429_of_polls']:.2%}",
+            ]
+        )
     lines += table(
-        ["contender", "efficiency", "/ no limit", "status GETs", "429s", "429s / GETs"],
+        ["contender", "efficiency", "range", "/ no limit", "status GETs", "429s", "429s / GETs"],
         limited_rows,
     )
     return [*lines, ""]
