@@ -133,9 +133,11 @@ async def emulator(
     key: str = KEY,
     seed: int = SEED,
     instrument: bool = True,
+    latency: float = 0.0,
 ) -> AsyncIterator[EmulatorHandle]:
     """A fresh emulator in its own process on 127.0.0.1 (port 0): one account with ``limit``
-    concurrent generations and job durations ``duration`` (``parse_distribution`` syntax)."""
+    concurrent generations and job durations ``duration`` (``parse_distribution`` syntax);
+    ``latency``: seconds added before every API answer (a server far away)."""
     cmd = [
         sys.executable,
         str(HERE / "_emulator_server.py"),
@@ -150,6 +152,8 @@ async def emulator(
     ]
     if instrument:
         cmd.append("--instrument")
+    if latency:
+        cmd += ["--latency", str(latency)]
     async with server_process(cmd, "listening on") as (base, pid):
         origin = base.removesuffix("/openapi/v2")
         yield EmulatorHandle(base, origin, pid, key, limit)

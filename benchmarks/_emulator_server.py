@@ -31,7 +31,14 @@ from typing import Any
 
 from aiohttp import web
 
-from pixverse_async.emulator import AccountConfig, Emulator, EmulatorConfig, parse_distribution
+from pixverse_async.emulator import (
+    AccountConfig,
+    Emulator,
+    EmulatorConfig,
+    FaultPlan,
+    Fixed,
+    parse_distribution,
+)
 from pixverse_async.emulator import _server as emulator_server
 
 TERMINAL = frozenset({1, 6, 7, 8})
@@ -109,6 +116,8 @@ async def serve(args: argparse.Namespace) -> None:
         seed=args.seed,
     )
     emu = Emulator(config)
+    if args.latency:
+        emu.set_faults(FaultPlan(latency=Fixed(args.latency)))
     if args.instrument:
         instrument(emu)
     stop = asyncio.Event()
@@ -128,6 +137,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--credit-package", type=int, default=10**12)
     parser.add_argument("--instrument", action="store_true")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
     asyncio.run(serve(parser.parse_args()))
 
 

@@ -16,7 +16,9 @@ poll scheduler's default ``max_concurrency``, then 64):
   traced / untraced ratio of GETs per second, measured in the same rounds (target >= 0.9).
   Beside it: the client CPU tracing added per GET, and what the OpenTelemetry SDK alone
   spends on one span with the same name, kind and attributes in a tight loop (warm caches:
-  a floor), with the ratio that cost alone allows a CPU-bound client.
+  a floor), with the ratio that cost alone allows a CPU-bound client. Then the same two
+  clients against an emulator that answers after ``LATENCY`` (20 ms, a server far away as
+  any real API is), 16 loops: the client is no longer CPU-bound there.
 
 Figures: GETs per second of each (median of the rounds) and the SDK / raw ratio (the median of
 the rounds' ratios, each round pairing adjacent runs so other load on the machine cancels out;
@@ -62,6 +64,9 @@ except ImportError:  # tracing row skipped
     TracerProvider = None  # type: ignore[assignment,misc]
 
 HELD_JOBS = 100
+#: the latency-bound tracing row: seconds the emulator waits before each answer, and loops
+LATENCY = 0.02
+LATENCY_LOOPS = 16
 Get = Callable[[int], Awaitable[None]]
 
 
@@ -199,6 +204,53 @@ def summarize(
     }
 
 
+async def latency_row(seconds: float, rounds: int) -> dict[str, Any] | None:
+    """Tracing on / off when the server is ``LATENCY`` s away: the client is no longer the
+    bottleneck (as with any real API), so the ratio shows what tracing costs there."""
+    async with emulator(limit=10**6, duration="100000", instrument=False, latency=LATENCY) as emu:
+        ids = await create_jobs(emu, HELD_JOBS)
+        traced = traced_client(emu)
+        if traced is None:
+            return None
+        async with (
+            AsyncPixVerse(emu.key, base_url=emu.base_url, max_concurrency=None) as client,
+            traced,
+        ):
+
+            def getter(c: AsyncPixVerse) -> Get:
+                async def get(video_id: int) -> None:
+                    if (await c.video.result(video_id)).status != 5:
+                        raise RuntimeError("unexpected status")
+
+                return get
+
+            gets = {"sdk": getter(client), "traced": getter(traced)}
+            rates: dict[str, list[float]] = {name: [] for name in gets}
+            cpu: dict[str, list[float]] = {name: [] for name in gets}
+            for get in gets.values():
+                await hammer(get, ids, 0.3, LATENCY_LOOPS)
+            for r in range(rounds):
+                order = list(gets.items()) if r % 2 == 0 else list(gets.items())[::-1]
+                for name, get in order:
+                    cpu0 = cpu_seconds()
+                    n, elapsed = await hammer(get, ids, seconds, LATENCY_LOOPS)
+                    if n:
+                        rates[name].append(n / elapsed)
+                        cpu[name].append((cpu_seconds() - cpu0) / n * 1e6)
+    if not all(rates.values()):
+        return None
+    pairs = [t / u for u, t in zip(rates["sdk"], rates["traced"], strict=False)]
+    return {
+        "latency_ms": LATENCY * 1e3,
+        "connections": LATENCY_LOOPS,
+        "sdk_gets_per_s": round(statistics.median(rates["sdk"])),
+        "traced_gets_per_s": round(statistics.median(rates["traced"])),
+        "ratio": round(statistics.median(pairs), 3),
+        "sdk_cpu_us_per_get": round(statistics.median(cpu["sdk"])),
+        "traced_cpu_us_per_get": round(statistics.median(cpu["traced"])),
+    }
+
+
 async def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=1.5, help="length of one round")
@@ -280,6 +332,7 @@ async def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                     if traced is not None:
                         tracing.append(tracing_row(c, rates, cpu))
         doc = await emu.stats()
+    latency = await latency_row(args.seconds, max(2, args.rounds // 2)) if tracing else None
     if doc["status_polls"] != sent:
         checks.append(f"sent {sent} status GETs, the emulator counted {doc['status_polls']}")
     if len(rows) != len(counts):
@@ -293,6 +346,7 @@ async def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         },
         "rows": rows,
         "tracing": tracing,
+        "tracing_latency": latency,
         "checks": checks,
         "targets": [],
     }
@@ -332,6 +386,13 @@ async def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             f"      tracing added {row['added_cpu_us_per_get']} us of client CPU per GET; the "
             f"OpenTelemetry SDK alone spends {row['sdk_span_us']} us on one such span (tight "
             f"loop), which bounds the ratio at {row['sdk_span_bound']} at this per-GET cost"
+        )
+    if latency:
+        print(
+            f"{latency['connections']:>5} tracing on / off, server {latency['latency_ms']:g} ms "
+            f"away: throughput {latency['ratio']} ({latency['traced_gets_per_s']:,} vs "
+            f"{latency['sdk_gets_per_s']:,} GETs/s; client CPU us/GET "
+            f"{latency['traced_cpu_us_per_get']} vs {latency['sdk_cpu_us_per_get']})"
         )
     if tracing:
         met = tracing[0]["ratio"] >= 0.9

@@ -6,17 +6,13 @@
 
 The emulator lives in :mod:`pixverse_async.emulator`; request and response models in
 :mod:`pixverse_async.types`.
+
+Importing the package is cheap: the pydantic models load with the first client, batches and
+their SQLite journal on first use (``pixverse_async.Batch`` and friends are resolved then).
 """
 
-from ._batch import (
-    Batch,
-    BatchEvent,
-    BatchItem,
-    BatchStoppedError,
-    BatchSummary,
-    BatchValidationError,
-    ItemOutcome,
-)
+from typing import TYPE_CHECKING, Any
+
 from ._client import AsyncPixVerse
 from ._config import Limits, PollPolicy, RedisPolicy, RetryPolicy, Timeouts
 from ._constants import BASE_URL_CN, BASE_URL_INTL
@@ -47,18 +43,65 @@ from ._exceptions import (
     ServerError,
 )
 from ._jobs import ImageJob, Job, VideoJob
-from ._journal import (
-    Journal,
-    JournalCorruptError,
-    JournalError,
-    JournalMismatchError,
-    JournalRecord,
-)
 from ._limiter import Clock, Limiter, LimiterStatistics, Slot, SlotLimiter
 from ._polling import PollStatistics
 from ._redis import CoordinationError, RedisLimiter
 from ._transport import AiohttpTransport, FormPart, Request, Response, Transport, parse_envelope
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._batch import (
+        Batch,
+        BatchEvent,
+        BatchItem,
+        BatchStoppedError,
+        BatchSummary,
+        BatchValidationError,
+        ItemOutcome,
+    )
+    from ._journal import (
+        Journal,
+        JournalCorruptError,
+        JournalError,
+        JournalMismatchError,
+        JournalRecord,
+    )
+
+#: names whose modules load on first use (batches, and their SQLite journal)
+_LAZY = {
+    **dict.fromkeys(
+        (
+            "Batch",
+            "BatchEvent",
+            "BatchItem",
+            "BatchStoppedError",
+            "BatchSummary",
+            "BatchValidationError",
+            "ItemOutcome",
+        ),
+        "._batch",
+    ),
+    **dict.fromkeys(
+        ("Journal", "JournalCorruptError", "JournalError", "JournalMismatchError", "JournalRecord"),
+        "._journal",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # once: later lookups are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "BASE_URL_CN",

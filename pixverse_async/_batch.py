@@ -53,6 +53,7 @@ import anyio
 import anyio.abc
 
 from . import _pricing as pricing
+from ._constants import BATCH_DOWNLOADS, BATCH_WORKERS
 from ._endpoints import KINDS, Endpoint, endpoint_for
 from ._exceptions import (
     APIConnectionError,
@@ -79,8 +80,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("pixverse_async")
 
-DEFAULT_WORKERS = 256
-DEFAULT_DOWNLOADS = 4
+DEFAULT_WORKERS = BATCH_WORKERS
+DEFAULT_DOWNLOADS = BATCH_DOWNLOADS
 _AMBIGUOUS = (APIConnectionError, ServerError, ServerBusyError)
 
 

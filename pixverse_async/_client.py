@@ -30,11 +30,12 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 import aiohttp
 import anyio
 
-from ._batch import DEFAULT_DOWNLOADS, DEFAULT_WORKERS, Batch, BatchEvent, BatchItem, ItemOutcome
 from ._config import Limits, PollPolicy, RedisPolicy, RetryPolicy, Timeouts
 from ._constants import (
     BASE_URL_CN,
     BASE_URL_INTL,
+    BATCH_DOWNLOADS,
+    BATCH_WORKERS,
     ENV_API_KEY,
     ENV_BASE_URL,
     ENV_REDIS_PREFIX,
@@ -45,7 +46,6 @@ from ._download import download_to
 from ._endpoints import RESULT_PATHS
 from ._exceptions import ClientClosedError, ConfigurationError, RateLimitError, ServerBusyError
 from ._jobs import ImageJob, Job, VideoJob, job_id_arg
-from ._journal import Journal
 from ._limiter import Limiter, SlotLimiter
 from ._polling import PollScheduler, PollStatistics
 from ._redis import RedisCoordinator, RedisLimiter, SecretUrl, event_fields, fields_event
@@ -54,23 +54,25 @@ from ._submit import Submitter
 from ._telemetry import telemetry_for
 from ._transport import AiohttpTransport, ApiKey, FormPart, Request, Response, Transport
 from ._version import __version__
-from .resources.account import AccountResource
-from .resources.image import ImageResource
-from .resources.media import MediaResource
-from .resources.video import VideoResource
-from .types.image import ImageResult
-from .types.video import VideoResult
-from .webhooks import WebhookEvent
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
     from opentelemetry.trace import TracerProvider
 
+    from ._batch import Batch, BatchEvent, BatchItem, ItemOutcome
+    from ._journal import Journal
+    from .types.image import ImageResult
+    from .types.video import VideoResult
+    from .webhooks import WebhookEvent
+
+    BatchInput = (
+        Iterable[BatchItem | Mapping[str, Any]] | AsyncIterable[BatchItem | Mapping[str, Any]]
+    )
+
 logger = logging.getLogger("pixverse_async")
 
 J = TypeVar("J", bound=Job[Any])
-R = TypeVar("R", VideoResult, ImageResult)
-BatchInput = Iterable[BatchItem | Mapping[str, Any]] | AsyncIterable[BatchItem | Mapping[str, Any]]
+R = TypeVar("R", "VideoResult", "ImageResult")
 
 
 def _user_agent() -> str:
@@ -239,6 +241,17 @@ class AsyncPixVerse:
         if telemetry is not None:
             telemetry.watch_limiter(self._submitter)
         self._closed = False
+        # the request and response models load with the first client, not with the package
+        # (``import pixverse_async`` builds no pydantic model: see benchmarks/bench_import.py)
+        from .resources.account import AccountResource
+        from .resources.image import ImageResource
+        from .resources.media import MediaResource
+        from .resources.video import VideoResource
+        from .types.image import ImageResult
+        from .types.video import VideoResult
+
+        self._video_result: type[VideoResult] = VideoResult
+        self._image_result: type[ImageResult] = ImageResult
         self.video = VideoResource(self, self._submitter)
         self.image = ImageResource(self, self._submitter)
         self.media = MediaResource(self, self._submitter)
@@ -380,7 +393,7 @@ class AsyncPixVerse:
             Whether a waiting job was resolved (False for duplicates and unwatched jobs).
         """
         self._check_open()
-        snapshot = VideoResult(
+        snapshot = self._video_result(
             id=event.id,
             status=event.status,
             url=event.url or None,
@@ -418,6 +431,8 @@ class AsyncPixVerse:
 
     def _shared_event(self, fields: Mapping[str, str]) -> None:
         if not self._closed:
+            from .webhooks import WebhookEvent
+
             self.resolve_webhook(WebhookEvent(**fields_event(fields)))
 
     @property
@@ -441,10 +456,12 @@ class AsyncPixVerse:
         self, media: str, job_id: int, *, retry_throttled: bool = True
     ) -> VideoResult | ImageResult:
         """One status request (``job.status()``); the resources' ``result`` without the id check."""
-        model = ImageResult if media == "image" else VideoResult
-        path = RESULT_PATHS["image" if media == "image" else "video"].format(job_id)
+        image = media == "image"
+        path = RESULT_PATHS["image" if image else "video"].format(job_id)
         response = await self._request("GET", path, retry_throttled=retry_throttled)
-        return model.model_validate(response.data)
+        if image:
+            return self._image_result.model_validate(response.data)
+        return self._video_result.model_validate(response.data)
 
     async def _poll_status(self, media: str, job_id: int) -> VideoResult | ImageResult:
         """A scheduled poll: throttling answers are raised at once, for the poll budget."""
@@ -568,8 +585,8 @@ class AsyncPixVerse:
         download_dir: str | os.PathLike[str] | None = None,
         max_credits: int | None = None,
         on_event: Callable[[BatchEvent], None] | None = None,
-        workers: int = DEFAULT_WORKERS,
-        downloads: int = DEFAULT_DOWNLOADS,
+        workers: int = BATCH_WORKERS,
+        downloads: int = BATCH_DOWNLOADS,
         job_timeout: float | None = None,
         retry_failed: bool | None = None,
         rerun_changed: bool | None = None,
@@ -596,6 +613,8 @@ class AsyncPixVerse:
                 default, off: they are reported and kept).
         """
         self._check_open()
+        from ._batch import Batch
+
         return Batch(
             self,
             self._submitter,
@@ -623,8 +642,8 @@ class AsyncPixVerse:
         download_dir: str | os.PathLike[str] | None = None,
         max_credits: int | None = None,
         on_event: Callable[[BatchEvent], None] | None = None,
-        workers: int = DEFAULT_WORKERS,
-        downloads: int = DEFAULT_DOWNLOADS,
+        workers: int = BATCH_WORKERS,
+        downloads: int = BATCH_DOWNLOADS,
         job_timeout: float | None = None,
         retry_failed: bool | None = None,
         rerun_changed: bool | None = None,

@@ -130,3 +130,9 @@ REDIS_GRANT_SAMPLES = 4096  # release-to-grant latencies kept for statistics
 WEBHOOK_DELIVERY_MEMORY = 86_400.0
 #: seconds a webhook receiver skips an unreachable shared store (using its own memory)
 WEBHOOK_SHARED_RETRY = 1.0
+
+# Batches (see pixverse_async._batch)
+#: items worked on at once (most of them wait for a generation slot or their job's end)
+BATCH_WORKERS = 256
+#: result downloads at once
+BATCH_DOWNLOADS = 4

@@ -14,26 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._exceptions import RequestValidationError
-from .types._base import RequestModel
-from .types.image import ImageTemplateRequest
-from .types.video import (
-    ExtendRequest,
-    FusionRequest,
-    ImageToVideoRequest,
-    LipSyncRequest,
-    MimicRequest,
-    ModifyRequest,
-    MultiTransitionRequest,
-    RestyleRequest,
-    SoundEffectRequest,
-    SwapRequest,
-    TextToVideoRequest,
-    TransitionRequest,
-    UpscaleRequest,
-)
+
+if TYPE_CHECKING:
+    from .types._base import RequestModel
 
 Media = Literal["video", "image"]
 
@@ -45,15 +31,25 @@ class Endpoint:
     Attributes:
         kind: the job kind, e.g. ``"modify"``: ``Job.kind``, a batch item's ``kind``, the
             journal's kind and the key the poll scheduler learns durations under.
-        model: the request model that validates the body before any I/O.
+        model_name: the request model (in :mod:`pixverse_async.types`) that validates the
+            body before any I/O; :attr:`model` is the class. (Named, so importing the
+            package does not build pydantic models.)
         path: the POST path below the base URL.
         media: ``"video"`` (polled at ``/video/result``, delivered by webhooks) or ``"image"``.
     """
 
     kind: str
-    model: type[RequestModel]
+    model_name: str
     path: str
     media: Media = "video"
+
+    @property
+    def model(self) -> type[RequestModel]:
+        """The request model class."""
+        from . import types
+
+        model: type[RequestModel] = getattr(types, self.model_name)
+        return model
 
     @property
     def id_field(self) -> str:
@@ -64,20 +60,20 @@ class Endpoint:
 ENDPOINTS: Mapping[str, Endpoint] = {
     e.kind: e
     for e in (
-        Endpoint("text_to_video", TextToVideoRequest, "/video/text/generate"),
-        Endpoint("image_to_video", ImageToVideoRequest, "/video/img/generate"),
-        Endpoint("transition", TransitionRequest, "/video/transition/generate"),
-        Endpoint("multi_transition", MultiTransitionRequest, "/video/multi_transition/generate"),
-        Endpoint("fusion", FusionRequest, "/video/fusion/generate"),
-        Endpoint("extend", ExtendRequest, "/video/extend/generate"),
-        Endpoint("lip_sync", LipSyncRequest, "/video/lip_sync/generate"),
-        Endpoint("sound_effect", SoundEffectRequest, "/video/sound_effect/generate"),
-        Endpoint("restyle", RestyleRequest, "/video/restyle/generate"),
-        Endpoint("swap", SwapRequest, "/video/swap/generate"),
-        Endpoint("mimic", MimicRequest, "/video/mimic/generate"),
-        Endpoint("modify", ModifyRequest, "/video/modify/generate"),
-        Endpoint("upscale", UpscaleRequest, "/video/upscale/generate"),
-        Endpoint("image_template", ImageTemplateRequest, "/image/template/generate", "image"),
+        Endpoint("text_to_video", "TextToVideoRequest", "/video/text/generate"),
+        Endpoint("image_to_video", "ImageToVideoRequest", "/video/img/generate"),
+        Endpoint("transition", "TransitionRequest", "/video/transition/generate"),
+        Endpoint("multi_transition", "MultiTransitionRequest", "/video/multi_transition/generate"),
+        Endpoint("fusion", "FusionRequest", "/video/fusion/generate"),
+        Endpoint("extend", "ExtendRequest", "/video/extend/generate"),
+        Endpoint("lip_sync", "LipSyncRequest", "/video/lip_sync/generate"),
+        Endpoint("sound_effect", "SoundEffectRequest", "/video/sound_effect/generate"),
+        Endpoint("restyle", "RestyleRequest", "/video/restyle/generate"),
+        Endpoint("swap", "SwapRequest", "/video/swap/generate"),
+        Endpoint("mimic", "MimicRequest", "/video/mimic/generate"),
+        Endpoint("modify", "ModifyRequest", "/video/modify/generate"),
+        Endpoint("upscale", "UpscaleRequest", "/video/upscale/generate"),
+        Endpoint("image_template", "ImageTemplateRequest", "/image/template/generate", "image"),
     )
 }
 

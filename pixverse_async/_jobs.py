@@ -13,14 +13,15 @@ import time
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ._exceptions import JobError, JobTimeoutError, RequestValidationError
-from .types.image import ImageResult
-from .types.video import VideoResult
 
 if TYPE_CHECKING:
     from ._polling import PollScheduler
     from ._telemetry import JobTrace
+    from .types.image import ImageResult
+    from .types.video import VideoResult
 
-R = TypeVar("R", VideoResult, ImageResult)
+# (named, not imported: the models load with the first client, not with the package)
+R = TypeVar("R", "VideoResult", "ImageResult")
 
 
 class Job(Generic[R]):
@@ -171,13 +172,13 @@ class Job(Generic[R]):
         return self._future.exception()
 
 
-class VideoJob(Job[VideoResult]):
+class VideoJob(Job["VideoResult"]):
     """A video generation job (``video_id``)."""
 
     media = "video"
 
 
-class ImageJob(Job[ImageResult]):
+class ImageJob(Job["ImageResult"]):
     """An image generation job (``image_id``)."""
 
     media = "image"

@@ -122,3 +122,43 @@ def test_models_validate_and_describe_themselves_after_a_lazy_build() -> None:
         "print(json.dumps([field, result.id, int(result.status)]))"
     )
     assert json.loads(out.strip().splitlines()[-1]) == ["video_media_id", 7, 1]
+
+
+#: what loads on first use, not with the package: pydantic's model machinery (with the SDK's
+#: models: the first client), batches and their SQLite journal, the webhook receiver side
+DEFERRED = (
+    "pydantic.main",
+    "pixverse_async.types",
+    "pixverse_async.resources",
+    "pixverse_async._batch",
+    "pixverse_async._journal",
+    "pixverse_async.webhooks",
+    "sqlite3",
+)
+
+
+def deferred(modules: list[str]) -> list[str]:
+    return [m for m in modules if any(m == d or m.startswith(d + ".") for d in DEFERRED)]
+
+
+def test_the_package_builds_no_model_and_opens_no_journal_until_used() -> None:
+    assert deferred(imported_after("import pixverse_async")) == []
+    assert deferred(imported_after("from pixverse_async import AsyncPixVerse, PollPolicy")) == []
+    # the check can fail: a client loads the models, a batch name its module and the journal
+    with_client = deferred(
+        imported_after("import pixverse_async\npixverse_async.AsyncPixVerse('pv-key-0001')")
+    )
+    assert "pydantic.main" in with_client and "pixverse_async.types.video" in with_client
+    assert "pixverse_async._batch" not in with_client
+    assert "sqlite3" in deferred(imported_after("from pixverse_async import BatchItem"))
+
+
+def test_every_endpoint_names_a_request_model() -> None:
+    out = run(
+        "from pixverse_async._endpoints import ENDPOINTS\n"
+        "from pixverse_async.types import RequestModel\n"
+        "bad = [k for k, e in ENDPOINTS.items() if not issubclass(e.model, RequestModel)]\n"
+        "print(len(ENDPOINTS), bad)"
+    )
+    count, bad = out.split(maxsplit=1)
+    assert int(count) == 14 and bad.strip() == "[]"
