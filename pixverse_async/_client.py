@@ -444,7 +444,8 @@ class AsyncPixVerse:
         """One attempt; a throttling answer (HTTP 429 / 500069) also tells the poll budget
         (the server's rate limit counts every request, submits included), and once the
         server has pushed back every attempt (a retry too) waits for the budget's token."""
-        await self._poller.admit()
+        if not self._poller.admitted():  # (no await on the usual path: it is the hot one)
+            await self._poller.admit()
         sent = time.monotonic()
         try:
             return await self._attempt(request)

@@ -509,6 +509,15 @@ class PollScheduler(Generic[S]):
             self._by_poll += 1
             self._finish(watch, snapshot)
 
+    def admitted(self) -> bool:
+        """Let one other request through without waiting if the server never pushed back
+        (it counts toward the recent rate); ``False``: await :meth:`admit` instead."""
+        budget = self._budget
+        if budget.cap is None:
+            budget.note_sent(time.monotonic())
+            return True
+        return False
+
     async def admit(self) -> None:
         """Let one other request (a submit) through the budget the server's 429s taught.
 

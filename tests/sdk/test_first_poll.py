@@ -177,5 +177,5 @@ async def test_a_wave_of_unknown_jobs_is_probed_not_polled_in_full(
     full_polls, _ = await first_wave(monkeypatch, spread=False)
     # every job polled each interval for its 0.4 s is some 20 polls a job; with one probe an
     # interval and the rest every fourth interval, well under half of that
-    assert full_polls > 15 * jobs
+    assert full_polls > 8 * jobs  # (fewer when a loaded machine makes polls late)
     assert spread_polls < full_polls / 2, (spread_polls, full_polls)

@@ -115,8 +115,8 @@ async def test_workers_sharing_redis_report_their_own_slots_and_the_receiver_cou
 
     try:
         async with (
-            # the account's webhook points at worker B only; jobs last a second
-            Emulator(config(seconds=1.0, webhook_url=url_b)) as emu,
+            # the account's webhook points at worker B only; jobs last long enough to be seen
+            Emulator(config(seconds=2.0, webhook_url=url_b)) as emu,
             worker(client(emu, otel_a)) as a,
             worker(client(emu, otel_b), sock=sock_b) as b,
         ):
