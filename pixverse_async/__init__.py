@@ -88,12 +88,18 @@ _LAZY = {
 }
 
 
+#: subpackages that were attributes after ``import pixverse_async`` while it imported them
+_SUBMODULES = frozenset({"types", "resources", "webhooks"})
+
+
 def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name in _SUBMODULES:
+        return importlib.import_module("." + name, __name__)
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
     value = getattr(importlib.import_module(module, __name__), name)
     globals()[name] = value  # once: later lookups are plain attribute reads
     return value

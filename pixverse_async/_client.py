@@ -448,10 +448,12 @@ class AsyncPixVerse:
             await self._poller.admit()
         sent = time.monotonic()
         try:
-            return await self._attempt(request)
+            response = await self._attempt(request)
         except (RateLimitError, ServerBusyError) as exc:
             self._poller.throttled(exc, sent=sent)
             raise
+        self._poller.answered()  # a cap the server taught grows back on every answer
+        return response
 
     async def _fetch_status(
         self, media: str, job_id: int, *, retry_throttled: bool = True

@@ -144,10 +144,14 @@ class PollBudget:
         self._time = now
         self._born = now
         self._sent: deque[float] = deque()
+        #: send times of the other requests (submits, uploads, account calls) in the window:
+        #: the budget makes room for them beside the polls' demand
+        self._others: deque[float] = deque()
 
     def rate(self, demand: float) -> float:
-        """Status requests per second allowed now, for ``demand`` (requests/s the schedule asks)."""
-        rate = max(POLL_BUDGET_FLOOR, POLL_BUDGET_HEADROOM * demand)
+        """Requests per second allowed now, for ``demand`` (status requests/s the schedule
+        asks), plus what the other requests have been sending lately."""
+        rate = max(POLL_BUDGET_FLOOR, POLL_BUDGET_HEADROOM * self._need(demand))
         if self.cap is not None:
             rate = min(rate, self.cap)
         if self.ceiling is not None:
@@ -163,13 +167,19 @@ class PollBudget:
             return "server"
         return "demand"
 
+    def _need(self, demand: float) -> float:
+        """Requests per second the work asks: the polls' schedule and the other requests."""
+        return demand + len(self._others) / POLL_RATE_WINDOW
+
     def note_sent(self, now: float) -> None:
-        """Count a request sent outside the budget toward the recent rate."""
+        """Count another request (not a scheduled poll) sent outside the budget."""
         self._sent.append(now)
+        self._others.append(now)
         self._forget(now)
 
-    def take(self, now: float, demand: float) -> float:
-        """Spend one request: 0.0 if the budget allows it now, else the seconds until it will."""
+    def take(self, now: float, demand: float, *, other: bool = False) -> float:
+        """Spend one request (``other``: not a scheduled poll): 0.0 if the budget allows it
+        now, else the seconds until it will."""
         rate = self.rate(demand)
         size = max(1.0, rate * POLL_BUDGET_BURST)
         self._tokens = min(size, self._tokens + max(0.0, now - self._time) * rate)
@@ -179,6 +189,8 @@ class PollBudget:
             return (1.0 - self._tokens) / rate
         self._tokens -= 1.0
         self._sent.append(now)
+        if other:
+            self._others.append(now)
         self._forget(now)
         return 0.0
 
@@ -191,9 +203,10 @@ class PollBudget:
 
     def _forget(self, now: float) -> None:
         """Drop the send times older than the rate window."""
-        sent = self._sent
-        while sent and sent[0] < now - POLL_RATE_WINDOW:
-            sent.popleft()
+        cutoff = now - POLL_RATE_WINDOW
+        for sent in (self._sent, self._others):
+            while sent and sent[0] < cutoff:
+                sent.popleft()
 
     def answered(self, now: float, demand: float) -> None:
         """A status request was answered: a learned cap that binds grows back (see the class)."""
@@ -208,7 +221,7 @@ class PollBudget:
                 1.0 + (1.0 - POLL_BUDGET_BACKOFF) * ((self._climb - k) / k) ** 3
             )
             # never past what the work needs: a cap nobody uses must not grow without bound
-            need = max(self.cap, POLL_BUDGET_HEADROOM * demand, POLL_BUDGET_FLOOR)
+            need = max(self.cap, POLL_BUDGET_HEADROOM * self._need(demand), POLL_BUDGET_FLOOR)
             self.cap = min(max(self.cap, grown), need)
         self._grown = now
         self._bound = False
@@ -232,7 +245,9 @@ class PollBudget:
         refused = min(self.rate(demand), max(self.recent_rate(now), POLL_BUDGET_MIN))
         self._refused = refused
         self.cap = max(floor, POLL_BUDGET_BACKOFF * refused)
-        self._event_end = now + max(0.0, now - sent)
+        # (one round trip, at most a rate window: a poll whose earlier attempts timed out was
+        # "sent" long ago)
+        self._event_end = now + min(max(0.0, now - sent), POLL_RATE_WINDOW)
         self._climb = 0.0
         self._grown = now
         self._bound = False
@@ -491,6 +506,8 @@ class PollScheduler(Generic[S]):
         watch = self._watches.get((media, job_id))
         if watch is None or watch.done or self._closed:
             return
+        if not self.admitted():  # out of turn, but not past a budget the server taught
+            await self.admit()
         sent = time.monotonic()
         try:
             self._polls_sent += 1
@@ -531,10 +548,16 @@ class PollScheduler(Generic[S]):
             if budget.cap is None:
                 budget.note_sent(now)
                 return
-            wait = budget.take(now, self._demand())
+            wait = budget.take(now, self._demand(), other=True)
             if wait <= 0:
                 return
             await anyio.sleep(wait)
+
+    def answered(self) -> None:
+        """Another request was answered: a learned cap that binds may grow back."""
+        budget = self._budget
+        if budget.cap is not None:
+            budget.answered(time.monotonic(), self._demand())
 
     def throttled(self, exc: Exception, *, sent: float) -> None:
         """A request sent at ``sent`` (any: a poll, a submit) got HTTP 429 / ErrCode 500069."""
@@ -715,6 +738,8 @@ class PollScheduler(Generic[S]):
             for future in watch.waiters:
                 if not future.done():
                     future.set_exception(RuntimeError(f"the poll scheduler stopped: {error!r}"))
+            if watch.trace is not None and error is not None:
+                watch.trace.failed(error)
         self._watches.clear()
         self._heap.clear()
         self._ready.clear()
@@ -774,6 +799,8 @@ class PollScheduler(Generic[S]):
                 heapq.heappop(self._ready)
                 if self._watches.get(watch.key) is watch:
                     del self._watches[watch.key]  # nobody waits: stop watching
+                    if watch.trace is not None:  # its span ends with the last wait
+                        watch.trace.abandoned(watch.snapshot)
             else:
                 return watch
         return None

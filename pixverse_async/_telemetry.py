@@ -28,8 +28,10 @@ Spans (tracer ``pixverse_async``)::
 - A job span is a child of the caller's current span (in a batch: of the batch span):
   ``pixverse.job.kind``, ``pixverse.job.id``, ``pixverse.job.credits``, ``pixverse.job.status``
   (the last status seen), ``pixverse.job.outcome`` (``succeeded``, ``failed``, ``moderated``,
-  ``deleted``, ``timeout``, ``error``), ``pixverse.job.polls``, ``pixverse.job.resolved_by``
-  (``poll`` or ``webhook``). A wait's timeout ends it (the job keeps running server-side).
+  ``deleted``, ``timeout``, ``abandoned``, ``error``), ``pixverse.job.polls``,
+  ``pixverse.job.resolved_by`` (``poll`` or ``webhook``). A wait's timeout ends it (the job
+  keeps running server-side), as does the end of every wait on it (``abandoned``: cancelled,
+  an ``as_completed`` / ``wait_all`` timeout), at the job's next due poll.
   A job re-attached by id gets its span at the first wait, with ``pixverse.job.reattached``
   true and no duration metric (its submit time is unknown here).
 - Batches always get a span (with or without a current span): their job spans hang on it.
@@ -419,6 +421,16 @@ class JobTrace:
         if status is not None:
             self.span.set_attribute("pixverse.job.status", int(status))
         self._end("timeout")
+
+    def abandoned(self, snapshot: Any) -> None:
+        """Every wait on the job ended (cancelled, or an ``as_completed`` / ``wait_all``
+        timeout) before the job did: the span ends, the job keeps running server-side."""
+        if self._ended:
+            return
+        status = getattr(snapshot, "status", None)
+        if status is not None:
+            self.span.set_attribute("pixverse.job.status", int(status))
+        self._end("abandoned")
 
     def failed(self, exc: BaseException) -> None:
         """The job's watch ended without a status (the client closed, a status error)."""

@@ -162,3 +162,12 @@ def test_every_endpoint_names_a_request_model() -> None:
     )
     count, bad = out.split(maxsplit=1)
     assert int(count) == 14 and bad.strip() == "[]"
+
+
+def test_subpackages_stay_attributes_of_the_package() -> None:
+    out = run(
+        "import pixverse_async as p\n"
+        "print(p.types.VideoResult.__name__, p.webhooks.WebhookReceiver.__name__, "
+        "p.resources.__name__)"
+    )
+    assert out.split() == ["VideoResult", "WebhookReceiver", "pixverse_async.resources"]

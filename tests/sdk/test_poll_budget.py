@@ -130,6 +130,27 @@ def test_a_cap_never_grows_past_what_the_work_needs() -> None:
     assert budget.cap == pytest.approx(max(POLL_BUDGET_FLOOR, POLL_BUDGET_HEADROOM * 10.0))
 
 
+def test_other_requests_count_in_the_cap_and_grow_it_back_without_polls() -> None:
+    # submits, uploads and account calls share the budget once the server pushed back: the
+    # cap must make room for them (not the polls' floor) and grow back on their answers
+    budget = PollBudget(None, now=0.0)
+    now = 0.0
+    for _ in range(60):  # one second of other requests at 60/s, nothing polled
+        budget.note_sent(now)
+        now += 1 / 60
+    budget.throttled(now, sent=now, demand=0.0)
+    assert budget.cap == pytest.approx(POLL_BUDGET_BACKOFF * 60, rel=0.05)
+    assert budget.rate(0.0) == budget.cap
+    start = now
+    while now < start + POLL_BUDGET_RECOVERY:  # the callers always want more: it binds
+        wait = budget.take(now, 0.0, other=True)
+        if wait:
+            now += wait + 1e-6
+            continue
+        budget.answered(now, demand=0.0)
+    assert budget.cap == pytest.approx(60, rel=0.1)
+
+
 def test_busy_answers_slow_polls_down_to_the_floor_only() -> None:
     # 500069 says the server is loaded, not that this client is over a rate: back off, but
     # keep the floor (a 429 may go lower)
@@ -281,3 +302,31 @@ async def test_a_rate_limited_server_gets_few_429s_and_every_job_ends() -> None:
     assert stats.throttled == refused > 0
     assert stats.server_cap is not None
     assert refused < 0.25 * stats.polls_sent, (refused, stats.polls_sent)
+
+
+@pytest.mark.anyio
+async def test_account_calls_alone_keep_their_rate_after_a_429() -> None:
+    """No job is polled: the budget the server taught must still leave room for the other
+    requests, about the server's rate, not the polls' floor."""
+    account = AccountConfig(api_key=KEY, concurrency=2, credit_package=10**9)
+    config = EmulatorConfig(accounts=(account,), job_duration=Fixed(0.5), seed=6)
+    async with (
+        Emulator(config) as emu,
+        AsyncPixVerse(KEY, base_url=emu.base_url, max_concurrency=None) as client,
+    ):
+        emu.set_faults(FaultPlan(rate_limit_rps=120, retry_after=0.01))
+        stop = asyncio.get_running_loop().time() + 1.5
+
+        async def worker() -> int:
+            calls = 0
+            while asyncio.get_running_loop().time() < stop:
+                await client.account.balance()
+                calls += 1
+            return calls
+
+        calls = sum(await asyncio.gather(*(worker() for _ in range(20))))
+        stats = client.poll_statistics()
+    assert stats.throttled > 0 and stats.server_cap is not None
+    # a cap held at the polls' floor (20/s) would have allowed some 30 calls after the 429
+    assert stats.server_cap > 2 * POLL_BUDGET_FLOOR, stats
+    assert calls > 120, calls

@@ -93,6 +93,28 @@ async def test_a_job_re_attached_by_id_gets_a_span_from_its_first_wait(otel: Ote
     assert KEY not in " ".join(every_attribute_value(spans))
 
 
+async def test_a_wait_given_up_ends_the_span_of_a_re_attached_job(otel: Otel) -> None:
+    async with Emulator(config(seconds=30.0)) as emu:
+        async with AsyncPixVerse(KEY, base_url=emu.base_url, poll=POLL) as other:
+            submitted = await submit(other, "still running")
+        async with AsyncPixVerse(
+            KEY,
+            base_url=emu.base_url,
+            poll=POLL,
+            tracer_provider=otel.tracer_provider,
+            meter_provider=otel.meter_provider,
+        ) as client:
+            job = client.video_job(submitted.id, kind="text_to_video")
+            with pytest.raises(TimeoutError):  # cancels the wait: nobody waits any more
+                await asyncio.wait_for(job.wait(), 0.1)
+            # the span ends at the job's next due poll, while the client is still open
+            await until(lambda: bool(otel.spans("pixverse.job")))
+            (span,) = otel.spans("pixverse.job")
+            assert attrs(span)["pixverse.job.outcome"] == "abandoned"
+            assert attrs(span)["pixverse.job.status"] == 5
+    assert len(otel.spans("pixverse.job")) == 1  # closing the client ends nothing twice
+
+
 async def test_workers_sharing_redis_report_their_own_slots_and_the_receiver_counts_deliveries(
     redis_server: RedisServer,
 ) -> None:
