@@ -445,7 +445,8 @@ class CostEstimate:
     why: str = ""
 
 
-#: what a source-priced kind charges per source second (the source's quality where it has one)
+#: what a source-priced kind charges per source second (the source's quality where it has one;
+#: lip sync: its audio's seconds)
 _SOURCE_PRICED: Mapping[str, Callable[[Mapping[str, Any], float], int]] = {
     "modify": lambda p, s: pricing.modify_price(p["quality"], s),
     "swap": lambda p, s: pricing.swap_price(p["quality"], s),
@@ -453,6 +454,7 @@ _SOURCE_PRICED: Mapping[str, Callable[[Mapping[str, Any], float], int]] = {
     "restyle": lambda p, s: pricing.restyle_price(s),
     "sound_effect": lambda p, s: pricing.sound_effect_price(s),
     "upscale": lambda p, s: pricing.upscale_price(s),
+    "lip_sync": lambda p, s: pricing.lip_sync_audio_price(s),
 }
 
 
@@ -509,7 +511,7 @@ def estimate_item(
     credits = _estimate(kind, params)
     if credits is not None:
         return CostEstimate(kind, credits, masks)
-    if kind in _SOURCE_PRICED or kind == "lip_sync":
+    if kind in _SOURCE_PRICED:
         field_name = "audio_media_id" if kind == "lip_sync" else "video_media_id"
         if kind == "lip_sync" and params.get(field_name) is None:
             return CostEstimate(kind, None, masks, "unknown until submit (no audio file)")
@@ -522,10 +524,7 @@ def estimate_item(
                 kind, None, masks, f"unknown until upload (cannot read the length of {source})"
             )
         try:
-            if kind == "lip_sync":
-                price = pricing.lip_sync_audio_price(seconds)
-            else:
-                price = _SOURCE_PRICED[kind](params, seconds)
+            price = _SOURCE_PRICED[kind](params, seconds)
         except KeyError:
             return CostEstimate(kind, None, masks, "unknown (no price for this quality)")
         return CostEstimate(kind, price, masks)

@@ -44,12 +44,12 @@ from ._constants import (
 )
 from ._download import download_to
 from ._endpoints import RESULT_PATHS
-from ._exceptions import ClientClosedError, ConfigurationError, RateLimitError, ServerBusyError
+from ._exceptions import ClientClosedError, ConfigurationError
 from ._jobs import ImageJob, Job, VideoJob, job_id_arg
 from ._limiter import Limiter, SlotLimiter
 from ._polling import PollScheduler, PollStatistics
 from ._redis import RedisCoordinator, RedisLimiter, SecretUrl, event_fields, fields_event
-from ._retry import with_retries
+from ._retry import THROTTLING, with_retries
 from ._submit import Submitter
 from ._telemetry import telemetry_for
 from ._transport import AiohttpTransport, ApiKey, FormPart, Request, Response, Transport
@@ -449,7 +449,7 @@ class AsyncPixVerse:
         sent = time.monotonic()
         try:
             response = await self._attempt(request)
-        except (RateLimitError, ServerBusyError) as exc:
+        except THROTTLING as exc:
             self._poller.throttled(exc, sent=sent)
             raise
         self._poller.answered()  # a cap the server taught grows back on every answer
@@ -458,7 +458,8 @@ class AsyncPixVerse:
     async def _fetch_status(
         self, media: str, job_id: int, *, retry_throttled: bool = True
     ) -> VideoResult | ImageResult:
-        """One status request (``job.status()``); the resources' ``result`` without the id check."""
+        """One status request: ``client.video.result(id)`` / ``client.image.result(id)``,
+        ``job.status()`` and (``retry_throttled=False``) the scheduled polls."""
         image = media == "image"
         path = RESULT_PATHS["image" if image else "video"].format(job_id)
         response = await self._request("GET", path, retry_throttled=retry_throttled)

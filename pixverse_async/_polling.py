@@ -77,9 +77,9 @@ from ._exceptions import (
     JobModeratedError,
     JobTimeoutError,
     RateLimitError,
-    ServerBusyError,
     ServerError,
 )
+from ._retry import THROTTLING
 
 if TYPE_CHECKING:
     from ._telemetry import JobTrace, Telemetry
@@ -89,7 +89,6 @@ logger = logging.getLogger("pixverse_async")
 SUCCEEDED, DELETED, MODERATED, FAILED = 1, 6, 7, 8
 TERMINAL = frozenset({SUCCEEDED, DELETED, MODERATED, FAILED})
 _TRANSIENT = (APIConnectionError, ServerError)
-_THROTTLED = (RateLimitError, ServerBusyError)
 #: what set the budget: the work (twice its demand), the caller's ceiling, the server's word
 BoundBy = Literal["demand", "max_rps", "server"]
 
@@ -510,14 +509,9 @@ class PollScheduler(Generic[S]):
             await self.admit()
         sent = time.monotonic()
         try:
-            self._polls_sent += 1
-            if self._telemetry is None:
-                snapshot = await self._fetch(media, job_id)
-            else:
-                with self._telemetry.poll(watch.trace, watch.kind):
-                    snapshot = await self._fetch(media, job_id)
+            snapshot = await self._fetch_watched(watch)
         except Exception as exc:  # the regular polls will try again
-            if isinstance(exc, _THROTTLED):
+            if isinstance(exc, THROTTLING):
                 self.throttled(exc, sent=sent)
             logger.debug("refresh of %s %s failed: %s", media, job_id, exc)
             return
@@ -525,6 +519,14 @@ class PollScheduler(Generic[S]):
         if snapshot.status in TERMINAL and not watch.done:
             self._by_poll += 1
             self._finish(watch, snapshot)
+
+    async def _fetch_watched(self, watch: _Watch) -> Any:
+        """One status request for a watched job: counted, and under its span if any."""
+        self._polls_sent += 1
+        if self._telemetry is None:
+            return await self._fetch(*watch.key)
+        with self._telemetry.poll(watch.trace, watch.kind):
+            return await self._fetch(*watch.key)
 
     def admitted(self) -> bool:
         """Let one other request through without waiting if the server never pushed back
@@ -542,13 +544,10 @@ class PollScheduler(Generic[S]):
         (:attr:`PollStatistics.server_cap`), submits take their tokens from the same budget,
         ahead of the polls queued for it. Before that they only count toward the recent rate.
         """
-        budget = self._budget
+        if self.admitted():
+            return
         while True:
-            now = time.monotonic()
-            if budget.cap is None:
-                budget.note_sent(now)
-                return
-            wait = budget.take(now, self._demand(), other=True)
+            wait = self._budget.take(time.monotonic(), self._demand(), other=True)
             if wait <= 0:
                 return
             await anyio.sleep(wait)
@@ -842,13 +841,8 @@ class PollScheduler(Generic[S]):
         media, job_id = watch.key
         sent = time.monotonic()
         try:
-            self._polls_sent += 1
-            if self._telemetry is None:
-                snapshot = await self._fetch(media, job_id)
-            else:
-                with self._telemetry.poll(watch.trace, watch.kind):
-                    snapshot = await self._fetch(media, job_id)
-        except _THROTTLED as exc:
+            snapshot = await self._fetch_watched(watch)
+        except THROTTLING as exc:
             self.throttled(exc, sent=sent)
             now = time.monotonic()
             retry_after = exc.retry_after if isinstance(exc, RateLimitError) else None

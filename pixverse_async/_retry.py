@@ -45,6 +45,9 @@ RETRYABLE: tuple[type[PixVerseError], ...] = (
 )
 
 
+#: "not now" answers (HTTP 429, ErrCode 500069): the server did nothing with the request
+THROTTLING: tuple[type[PixVerseError], ...] = (RateLimitError, ServerBusyError)
+
 #: server errors that reference 10.2 does not list as retryable
 NOT_RETRIED_CODES = frozenset({500041})
 
@@ -61,7 +64,7 @@ def _gives_up(exc: Exception) -> bool:
 
 
 def _gives_up_throttled(exc: Exception) -> bool:
-    return not is_retryable(exc) or isinstance(exc, (RateLimitError, ServerBusyError))
+    return not is_retryable(exc) or isinstance(exc, THROTTLING)
 
 
 def _waits(policy: RetryPolicy) -> Generator[float, BaseException | None, None]:
@@ -119,8 +122,6 @@ def with_retries(
             details["tries"],
         )
 
-    throttling = (RateLimitError, ServerBusyError)
-
     async def attempt(request: Request, failed: list[PixVerseError], tries: list[int]) -> Response:
         if failed:  # the first attempt, already made outside backoff: replay its failure
             exc = failed.pop()
@@ -129,7 +130,7 @@ def with_retries(
                 return await send(request)
             except RETRYABLE as caught:
                 exc = caught
-        if not isinstance(exc, throttling):
+        if not isinstance(exc, THROTTLING):
             tries[0] += 1
         raise exc
 

@@ -405,32 +405,32 @@ class JobTrace:
 
     def finished(self, snapshot: Any, *, by: str) -> None:
         """The job reached a terminal status (seen by a poll or delivered by a webhook)."""
-        if self._ended:
-            return
-        status = getattr(snapshot, "status", None)
-        if status is not None:
-            self.span.set_attribute("pixverse.job.status", int(status))
-        self.span.set_attribute("pixverse.job.resolved_by", by)
-        self._end(OUTCOMES.get(status, "error") if status is not None else "error")
+        if not self._ended:
+            self.span.set_attribute("pixverse.job.resolved_by", by)
+            status = self._status(snapshot)
+            self._end(OUTCOMES.get(status, "error") if status is not None else "error")
 
     def timed_out(self, snapshot: Any) -> None:
         """A wait's timeout passed first: the span ends, the job keeps running."""
-        if self._ended:
-            return
-        status = getattr(snapshot, "status", None)
-        if status is not None:
-            self.span.set_attribute("pixverse.job.status", int(status))
-        self._end("timeout")
+        self._left(snapshot, "timeout")
 
     def abandoned(self, snapshot: Any) -> None:
         """Every wait on the job ended (cancelled, or an ``as_completed`` / ``wait_all``
         timeout) before the job did: the span ends, the job keeps running server-side."""
-        if self._ended:
-            return
+        self._left(snapshot, "abandoned")
+
+    def _left(self, snapshot: Any, outcome: str) -> None:
+        """The span ends before the job: its last status seen, and why."""
+        if not self._ended:
+            self._status(snapshot)
+            self._end(outcome)
+
+    def _status(self, snapshot: Any) -> int | None:
+        """Record the snapshot's status (``pixverse.job.status``) and return it."""
         status = getattr(snapshot, "status", None)
         if status is not None:
             self.span.set_attribute("pixverse.job.status", int(status))
-        self._end("abandoned")
+        return status
 
     def failed(self, exc: BaseException) -> None:
         """The job's watch ended without a status (the client closed, a status error)."""

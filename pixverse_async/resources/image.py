@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .._endpoints import RESULT_PATHS
 from .._jobs import ImageJob, job_id_arg
 from ..types.image import ImageResult
 from ._base import Resource, fields
@@ -19,6 +18,6 @@ class ImageResource(Resource):
 
     async def result(self, image_id: int) -> ImageResult:
         """The current status of an image job (``GET /image/result/{image_id}``)."""
-        path = RESULT_PATHS["image"].format(job_id_arg(image_id, "image_id"))
-        response = await self._client._request("GET", path)
-        return ImageResult.model_validate(response.data)
+        result = await self._client._fetch_status("image", job_id_arg(image_id, "image_id"))
+        assert isinstance(result, ImageResult)
+        return result

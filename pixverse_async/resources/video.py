@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .._endpoints import RESULT_PATHS
 from .._exceptions import RequestValidationError
 from .._jobs import VideoJob, job_id_arg
 from ..types._base import build
@@ -371,6 +370,6 @@ class VideoResource(Resource):
 
     async def result(self, video_id: int) -> VideoResult:
         """The current status of a video job (``GET /video/result/{video_id}``)."""
-        path = RESULT_PATHS["video"].format(job_id_arg(video_id, "video_id"))
-        response = await self._client._request("GET", path)
-        return VideoResult.model_validate(response.data)
+        result = await self._client._fetch_status("video", job_id_arg(video_id, "video_id"))
+        assert isinstance(result, VideoResult)
+        return result
